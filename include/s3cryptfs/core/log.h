@@ -1,0 +1,41 @@
+#pragma once
+
+// The one place spdlog is visible. Never log key material, passphrases, tokens, plaintext
+// file content or plaintext names of encrypted volumes.
+#include <spdlog/spdlog.h>
+
+#include <string>
+
+namespace s3cryptfs::log {
+
+enum class Level { kTrace, kDebug, kInfo, kWarn, kError, kOff };
+
+// Parses "trace|debug|info|warn|error|off"; false for anything else.
+bool parseLevel(const std::string& text, Level& out);
+void setLevel(Level level);
+// Sends log lines to stderr (default) or to a file (for a daemon in the background).
+void toStderr();
+bool toFile(const std::string& path);
+
+template <class... Args>
+void trace(spdlog::format_string_t<Args...> fmt, Args&&... args) {
+  spdlog::trace(fmt, std::forward<Args>(args)...);
+}
+template <class... Args>
+void debug(spdlog::format_string_t<Args...> fmt, Args&&... args) {
+  spdlog::debug(fmt, std::forward<Args>(args)...);
+}
+template <class... Args>
+void info(spdlog::format_string_t<Args...> fmt, Args&&... args) {
+  spdlog::info(fmt, std::forward<Args>(args)...);
+}
+template <class... Args>
+void warn(spdlog::format_string_t<Args...> fmt, Args&&... args) {
+  spdlog::warn(fmt, std::forward<Args>(args)...);
+}
+template <class... Args>
+void error(spdlog::format_string_t<Args...> fmt, Args&&... args) {
+  spdlog::error(fmt, std::forward<Args>(args)...);
+}
+
+}  // namespace s3cryptfs::log
