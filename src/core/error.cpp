@@ -4,46 +4,80 @@ namespace s3cryptfs {
 
 std::string_view errorKindName(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kNotFound: return "not found";
-    case ErrorKind::kAlreadyExists: return "already exists";
-    case ErrorKind::kNotEmpty: return "not empty";
-    case ErrorKind::kNotDirectory: return "not a directory";
-    case ErrorKind::kIsDirectory: return "is a directory";
-    case ErrorKind::kPermissionDenied: return "permission denied";
-    case ErrorKind::kInvalidArgument: return "invalid argument";
-    case ErrorKind::kNameTooLong: return "name too long";
-    case ErrorKind::kUnsupported: return "unsupported";
-    case ErrorKind::kCorrupt: return "corrupt";
-    case ErrorKind::kPreconditionFailed: return "precondition failed";
-    case ErrorKind::kTransient: return "transient";
-    case ErrorKind::kThrottled: return "throttled";
-    case ErrorKind::kNoSpace: return "no space";
-    case ErrorKind::kIo: return "i/o error";
-    case ErrorKind::kCancelled: return "cancelled";
-    case ErrorKind::kInternal: return "internal error";
+    case ErrorKind::kNotFound:
+      return "not found";
+    case ErrorKind::kAlreadyExists:
+      return "already exists";
+    case ErrorKind::kNotEmpty:
+      return "not empty";
+    case ErrorKind::kNotDirectory:
+      return "not a directory";
+    case ErrorKind::kIsDirectory:
+      return "is a directory";
+    case ErrorKind::kPermissionDenied:
+      return "permission denied";
+    case ErrorKind::kInvalidArgument:
+      return "invalid argument";
+    case ErrorKind::kNameTooLong:
+      return "name too long";
+    case ErrorKind::kUnsupported:
+      return "unsupported";
+    case ErrorKind::kCorrupt:
+      return "corrupt";
+    case ErrorKind::kPreconditionFailed:
+      return "precondition failed";
+    case ErrorKind::kTransient:
+      return "transient";
+    case ErrorKind::kThrottled:
+      return "throttled";
+    case ErrorKind::kNoSpace:
+      return "no space";
+    case ErrorKind::kIo:
+      return "i/o error";
+    case ErrorKind::kCancelled:
+      return "cancelled";
+    case ErrorKind::kInternal:
+      return "internal error";
   }
   return "unknown";
 }
 
 int defaultErrno(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kNotFound: return ENOENT;
-    case ErrorKind::kAlreadyExists: return EEXIST;
-    case ErrorKind::kNotEmpty: return ENOTEMPTY;
-    case ErrorKind::kNotDirectory: return ENOTDIR;
-    case ErrorKind::kIsDirectory: return EISDIR;
-    case ErrorKind::kPermissionDenied: return EACCES;
-    case ErrorKind::kInvalidArgument: return EINVAL;
-    case ErrorKind::kNameTooLong: return ENAMETOOLONG;
-    case ErrorKind::kUnsupported: return ENOTSUP;
-    case ErrorKind::kCorrupt: return EIO;
-    case ErrorKind::kPreconditionFailed: return EIO;
-    case ErrorKind::kTransient: return EIO;
-    case ErrorKind::kThrottled: return EIO;
-    case ErrorKind::kNoSpace: return ENOSPC;
-    case ErrorKind::kIo: return EIO;
-    case ErrorKind::kCancelled: return EINTR;
-    case ErrorKind::kInternal: return EIO;
+    case ErrorKind::kNotFound:
+      return ENOENT;
+    case ErrorKind::kAlreadyExists:
+      return EEXIST;
+    case ErrorKind::kNotEmpty:
+      return ENOTEMPTY;
+    case ErrorKind::kNotDirectory:
+      return ENOTDIR;
+    case ErrorKind::kIsDirectory:
+      return EISDIR;
+    case ErrorKind::kPermissionDenied:
+      return EACCES;
+    case ErrorKind::kInvalidArgument:
+      return EINVAL;
+    case ErrorKind::kNameTooLong:
+      return ENAMETOOLONG;
+    case ErrorKind::kUnsupported:
+      return ENOTSUP;
+    case ErrorKind::kCorrupt:
+      return EIO;
+    case ErrorKind::kPreconditionFailed:
+      return EIO;
+    case ErrorKind::kTransient:
+      return EIO;
+    case ErrorKind::kThrottled:
+      return EIO;
+    case ErrorKind::kNoSpace:
+      return ENOSPC;
+    case ErrorKind::kIo:
+      return EIO;
+    case ErrorKind::kCancelled:
+      return EINTR;
+    case ErrorKind::kInternal:
+      return EIO;
   }
   return EIO;
 }

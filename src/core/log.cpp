@@ -6,24 +6,43 @@
 namespace s3cryptfs::log {
 
 bool parseLevel(const std::string& text, Level& out) {
-  if (text == "trace") out = Level::kTrace;
-  else if (text == "debug") out = Level::kDebug;
-  else if (text == "info") out = Level::kInfo;
-  else if (text == "warn" || text == "warning") out = Level::kWarn;
-  else if (text == "error") out = Level::kError;
-  else if (text == "off") out = Level::kOff;
-  else return false;
+  if (text == "trace")
+    out = Level::kTrace;
+  else if (text == "debug")
+    out = Level::kDebug;
+  else if (text == "info")
+    out = Level::kInfo;
+  else if (text == "warn" || text == "warning")
+    out = Level::kWarn;
+  else if (text == "error")
+    out = Level::kError;
+  else if (text == "off")
+    out = Level::kOff;
+  else
+    return false;
   return true;
 }
 
 void setLevel(Level level) {
   switch (level) {
-    case Level::kTrace: spdlog::set_level(spdlog::level::trace); break;
-    case Level::kDebug: spdlog::set_level(spdlog::level::debug); break;
-    case Level::kInfo: spdlog::set_level(spdlog::level::info); break;
-    case Level::kWarn: spdlog::set_level(spdlog::level::warn); break;
-    case Level::kError: spdlog::set_level(spdlog::level::err); break;
-    case Level::kOff: spdlog::set_level(spdlog::level::off); break;
+    case Level::kTrace:
+      spdlog::set_level(spdlog::level::trace);
+      break;
+    case Level::kDebug:
+      spdlog::set_level(spdlog::level::debug);
+      break;
+    case Level::kInfo:
+      spdlog::set_level(spdlog::level::info);
+      break;
+    case Level::kWarn:
+      spdlog::set_level(spdlog::level::warn);
+      break;
+    case Level::kError:
+      spdlog::set_level(spdlog::level::err);
+      break;
+    case Level::kOff:
+      spdlog::set_level(spdlog::level::off);
+      break;
   }
 }
 
@@ -37,7 +56,9 @@ void install(std::shared_ptr<spdlog::logger> logger) {
 }
 }  // namespace
 
-void toStderr() { install(spdlog::stderr_logger_mt("s3cryptfs-stderr")); }
+void toStderr() {
+  install(spdlog::stderr_logger_mt("s3cryptfs-stderr"));
+}
 
 bool toFile(const std::string& path) {
   try {

@@ -1,11 +1,10 @@
 #include "s3cryptfs/core/secure_buffer.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstring>
 #include <new>
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace s3cryptfs {
 namespace {
@@ -36,7 +35,9 @@ SecureBuffer::SecureBuffer(std::span<const uint8_t> bytes) : SecureBuffer(bytes.
   if (!bytes.empty()) std::memcpy(data_, bytes.data(), bytes.size());
 }
 
-SecureBuffer::~SecureBuffer() { release(); }
+SecureBuffer::~SecureBuffer() {
+  release();
+}
 
 SecureBuffer::SecureBuffer(SecureBuffer&& other) noexcept
     : data_(other.data_), size_(other.size_), mapped_(other.mapped_) {
@@ -71,10 +72,13 @@ void SecureBuffer::release() {
 bool SecureBuffer::equals(const SecureBuffer& other) const {
   if (size_ != other.size_) return false;
   uint8_t diff = 0;
-  for (size_t i = 0; i < size_; ++i) diff |= static_cast<uint8_t>(data_[i] ^ other.data_[i]);
+  for (size_t i = 0; i < size_; ++i)
+    diff |= static_cast<uint8_t>(data_[i] ^ other.data_[i]);
   return diff == 0;
 }
 
-size_t SecureBuffer::lockFailures() { return g_lock_failures.load(std::memory_order_relaxed); }
+size_t SecureBuffer::lockFailures() {
+  return g_lock_failures.load(std::memory_order_relaxed);
+}
 
 }  // namespace s3cryptfs

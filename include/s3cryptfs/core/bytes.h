@@ -18,7 +18,9 @@ inline ByteSpan asBytes(std::string_view s) {
 inline std::string_view asChars(ByteSpan b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
-inline Bytes toBytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+inline Bytes toBytes(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 std::string toHex(ByteSpan bytes);
 // Empty optional-like failure is signalled by returning false.

@@ -43,7 +43,9 @@ class Error {
   // The remote service's own error code (e.g. S3 "NoSuchKey"), empty when none.
   const std::string& serviceCode() const { return service_code_; }
   int httpStatus() const { return http_status_; }
-  bool retryable() const { return kind_ == ErrorKind::kTransient || kind_ == ErrorKind::kThrottled; }
+  bool retryable() const {
+    return kind_ == ErrorKind::kTransient || kind_ == ErrorKind::kThrottled;
+  }
 
   Error& setService(std::string code, int http_status) {
     service_code_ = std::move(code);

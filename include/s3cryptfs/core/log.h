@@ -2,9 +2,9 @@
 
 // The one place spdlog is visible. Never log key material, passphrases, tokens, plaintext
 // file content or plaintext names of encrypted volumes.
-#include <spdlog/spdlog.h>
-
 #include <string>
+
+#include <spdlog/spdlog.h>
 
 namespace s3cryptfs::log {
 

@@ -17,12 +17,14 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value)
+      : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
   template <class U>
-    requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
-             !std::is_same_v<std::decay_t<U>, Error> && !std::is_same_v<std::decay_t<U>, Result>)
-  Result(U&& value)  // NOLINT(google-explicit-constructor)
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
+           !std::is_same_v<std::decay_t<U>, Error> && !std::is_same_v<std::decay_t<U>, Result>)
+      Result(U&& value)  // NOLINT(google-explicit-constructor)
       : state_(std::in_place_index<0>, T(std::forward<U>(value))) {}
 
   bool has_value() const { return state_.index() == 0; }  // NOLINT(readability-identifier-naming)
@@ -86,7 +88,9 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Status ok() { return {}; }
+inline Status ok() {
+  return {};
+}
 
 }  // namespace s3cryptfs
 
@@ -94,15 +98,16 @@ inline Status ok() { return {}; }
 #define S3C_CONCAT(a, b) S3C_CONCAT_INNER(a, b)
 
 // Returns the error of a failed Result from the enclosing function.
-#define S3C_RETURN_IF_ERROR(expr)                                   \
-  do {                                                              \
-    auto s3c_status_ = (expr);                                      \
+#define S3C_RETURN_IF_ERROR(expr)                                        \
+  do {                                                                   \
+    auto s3c_status_ = (expr);                                           \
     if (!s3c_status_.has_value()) return std::move(s3c_status_).error(); \
   } while (false)
 
 // Declares `lhs` from the value of a Result, or returns its error.
-#define S3C_ASSIGN_OR_RETURN(lhs, expr) S3C_ASSIGN_OR_RETURN_IMPL(S3C_CONCAT(s3c_result_, __LINE__), lhs, expr)
-#define S3C_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                              \
+#define S3C_ASSIGN_OR_RETURN(lhs, expr) \
+  S3C_ASSIGN_OR_RETURN_IMPL(S3C_CONCAT(s3c_result_, __LINE__), lhs, expr)
+#define S3C_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)      \
+  auto tmp = (expr);                                   \
   if (!tmp.has_value()) return std::move(tmp).error(); \
   lhs = std::move(tmp).value()

@@ -17,7 +17,7 @@ enum class Cipher : uint8_t {
   kChaCha20Poly1305 = 2,
 };
 
-std::string_view cipherName(Cipher cipher);            // "aes-256-gcm", "chacha20-poly1305"
+std::string_view cipherName(Cipher cipher);  // "aes-256-gcm", "chacha20-poly1305"
 Result<Cipher> parseCipher(std::string_view name);
 
 inline constexpr size_t kAeadKeySize = 32;

@@ -33,8 +33,8 @@ struct ClientOptions {
   size_t max_connections = 16;  // concurrent requests in flight; more callers wait
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{60000};  // whole request; a stalled transfer aborts
-  std::string ca_bundle;             // empty: the system's
-  bool insecure_skip_verify = false;  // tests only; logged loudly when set
+  std::string ca_bundle;                             // empty: the system's
+  bool insecure_skip_verify = false;                 // tests only; logged loudly when set
 };
 
 // Sends HTTP requests over reused connections. Safe from many threads.

@@ -61,9 +61,9 @@ struct ListOptions {
 };
 
 struct ListPage {
-  std::vector<ObjectInfo> objects;          // in key order
+  std::vector<ObjectInfo> objects;           // in key order
   std::vector<std::string> common_prefixes;  // with delimiter only
-  std::string next_continuation_token;      // empty when this is the last page
+  std::string next_continuation_token;       // empty when this is the last page
 };
 
 struct PartInfo {
@@ -103,7 +103,8 @@ class ObjectStore {
 
   virtual Result<GetResult> get(std::string_view key, std::optional<ByteRange> range) = 0;
   virtual Result<ObjectInfo> head(std::string_view key) = 0;
-  virtual Result<ObjectInfo> put(std::string_view key, ByteSpan body, const PutOptions& options) = 0;
+  virtual Result<ObjectInfo> put(std::string_view key, ByteSpan body,
+                                 const PutOptions& options) = 0;
   // Deleting a missing key succeeds, as in S3.
   virtual Status remove(std::string_view key) = 0;
   // Batch delete; returns the keys that could not be deleted.
@@ -123,7 +124,8 @@ class ObjectStore {
                                                const std::vector<PartInfo>& parts,
                                                const WriteCondition& condition) = 0;
   virtual Status abortMultipart(std::string_view key, std::string_view upload_id) = 0;
-  virtual Result<std::vector<MultipartUploadInfo>> listMultipartUploads(std::string_view prefix) = 0;
+  virtual Result<std::vector<MultipartUploadInfo>> listMultipartUploads(
+      std::string_view prefix) = 0;
 
   virtual Capabilities capabilities() const = 0;
   // "dir:///path" or "s3://bucket/prefix at http://host:port", for log lines.

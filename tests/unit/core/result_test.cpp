@@ -1,7 +1,8 @@
+#include "s3cryptfs/core/result.h"
+
 #include <gtest/gtest.h>
 
 #include "s3cryptfs/core/bytes.h"
-#include "s3cryptfs/core/result.h"
 #include "s3cryptfs/core/secure_buffer.h"
 
 namespace s3cryptfs {
@@ -47,7 +48,8 @@ TEST(ResultTest, StatusReturnIfError) {
 
 TEST(BytesTest, HexAndBase64RoundTrip) {
   Bytes data;
-  for (int i = 0; i < 300; ++i) data.push_back(static_cast<uint8_t>(i * 7));
+  for (int i = 0; i < 300; ++i)
+    data.push_back(static_cast<uint8_t>(i * 7));
   for (size_t n = 0; n < data.size(); n += 37) {
     ByteSpan part(data.data(), n);
     Bytes back;
