@@ -16,6 +16,7 @@ build_packages=(
   libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev libtinyxml2-dev libspdlog-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
   libcpp-httplib-dev clang-format clang-tidy
+  libp11-kit-dev
 )
 test_packages=(
   ceph-mon ceph-osd radosgw ceph-common

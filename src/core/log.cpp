@@ -1,5 +1,8 @@
 #include "s3cryptfs/core/log.h"
 
+#include <mutex>
+
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -54,7 +57,29 @@ void install(std::shared_ptr<spdlog::logger> logger) {
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
 }
+
+class CallbackSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit CallbackSink(std::function<void(std::string_view)> callback)
+      : callback_(std::move(callback)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    callback_(std::string_view(formatted.data(), formatted.size()));
+  }
+  void flush_() override {}
+
+ private:
+  std::function<void(std::string_view)> callback_;
+};
 }  // namespace
+
+void toCallback(std::function<void(std::string_view line)> callback) {
+  auto sink = std::make_shared<CallbackSink>(std::move(callback));
+  install(std::make_shared<spdlog::logger>("s3cryptfs-callback", std::move(sink)));
+}
 
 void toStderr() {
   install(spdlog::stderr_logger_mt("s3cryptfs-stderr"));

@@ -2,7 +2,9 @@
 
 // The one place spdlog is visible. Never log key material, passphrases, tokens, plaintext
 // file content or plaintext names of encrypted volumes.
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -16,6 +18,9 @@ void setLevel(Level level);
 // Sends log lines to stderr (default) or to a file (for a daemon in the background).
 void toStderr();
 bool toFile(const std::string& path);
+// Sends each formatted log line to `callback` instead (tests that check what gets logged, or a
+// host that forwards log lines). Lines are passed one at a time, under the sink's lock.
+void toCallback(std::function<void(std::string_view line)> callback);
 
 template <class... Args>
 void trace(spdlog::format_string_t<Args...> fmt, Args&&... args) {

@@ -25,6 +25,9 @@ inline constexpr size_t kAeadNonceSize = 12;
 inline constexpr size_t kAeadTagSize = 16;
 
 // An AEAD with its key set. seal/open are const and safe to call from many threads at once.
+// The key is expanded once: calls reuse initialised cipher contexts from a pool owned by the
+// Aead (one per concurrent caller), all freed and cleansed with it. Output may alias the input
+// exactly (in place) but must not overlap it otherwise (kInvalidArgument).
 class Aead {
  public:
   // key must be kAeadKeySize bytes.
@@ -32,13 +35,16 @@ class Aead {
   ~Aead();
   Aead(Aead&&) noexcept;
   Aead& operator=(Aead&&) noexcept;
+  Aead(const Aead&) = delete;
+  Aead& operator=(const Aead&) = delete;
 
   Cipher cipher() const;
 
   // out.size() must be plaintext.size() + kAeadTagSize; writes ciphertext || tag.
   Status seal(ByteSpan nonce, ByteSpan aad, ByteSpan plaintext, MutableByteSpan out) const;
   // sealed = ciphertext || tag; out.size() must be sealed.size() - kAeadTagSize.
-  // An authentication failure is ErrorKind::kCorrupt; out is zeroed then.
+  // An authentication failure is ErrorKind::kCorrupt; out is zeroed then. sealed shorter than a
+  // tag is kCorrupt too (it is damaged data); a wrong nonce or out size is kInvalidArgument.
   Status open(ByteSpan nonce, ByteSpan aad, ByteSpan sealed, MutableByteSpan out) const;
 
  private:

@@ -21,7 +21,10 @@ class Sha256 {
   ~Sha256();
   Sha256(Sha256&&) noexcept;
   Sha256& operator=(Sha256&&) noexcept;
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
   void update(ByteSpan data);
+  // Returns the digest and starts over, so the object can hash the next message.
   Sha256Digest finish();
 
  private:
@@ -32,7 +35,8 @@ class Sha256 {
 // MD5 digest (Content-MD5 for S3 DeleteObjects, which the API requires). Not for security.
 std::array<uint8_t, 16> md5(ByteSpan data);
 
-// Constant-time equality.
+// Constant-time equality of the contents; different lengths are simply unequal (lengths are not
+// secret).
 bool constantTimeEquals(ByteSpan a, ByteSpan b);
 
 }  // namespace s3cryptfs::crypto

@@ -33,8 +33,11 @@ struct ClientOptions {
   size_t max_connections = 16;  // concurrent requests in flight; more callers wait
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{60000};  // whole request; a stalled transfer aborts
-  std::string ca_bundle;                             // empty: the system's
-  bool insecure_skip_verify = false;                 // tests only; logged loudly when set
+  // A transfer that moves less than 1 byte/s for this long is aborted as stalled (kTransient),
+  // long before request_timeout runs out on a big object.
+  std::chrono::milliseconds stall_timeout{30000};
+  std::string ca_bundle;              // empty: the system's
+  bool insecure_skip_verify = false;  // tests only; logged loudly when set
 };
 
 // Sends HTTP requests over reused connections. Safe from many threads.

@@ -92,6 +92,7 @@ struct Capabilities {
   bool list_parts = true;
   bool abort_multipart = true;
   bool copy_onto_itself = true;
+  bool list_multipart_uploads = true;  // s3rver answers NotImplemented to GET ?uploads
 };
 
 // An S3-shaped object store. Every method is safe to call from many threads at once.

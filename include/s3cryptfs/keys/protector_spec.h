@@ -1,0 +1,33 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "s3cryptfs/core/result.h"
+#include "s3cryptfs/keys/key_protector.h"
+
+namespace s3cryptfs::keys {
+
+// A protector as named on the command line (`--protector`):
+//   keyfile:/path
+//   passphrase | passphrase:file=/path | passphrase:env=VAR
+//   recovery:3-of-5 [,shares-file=/path]   (recovery:shares-file=/path to unlock)
+//   pkcs11:module=/path.so,token=LABEL,key=LABEL,pin-file=/path|pin-env=VAR
+//          [,mechanism=aes-gcm|aes-key-wrap-pad][,create-key=yes]
+//   vault:…, kmip:…, awskms:…   (reserved: parsed, not implemented yet)
+// Secrets are never accepted inline: only where to find them.
+struct ProtectorSpec {
+  std::string type;
+  std::map<std::string, std::string> options;  // "path" for keyfile; "k", "n" for recovery
+};
+
+// kInvalidArgument with the list of known types for an unknown type, and a clear message for a
+// malformed option list.
+Result<ProtectorSpec> parseProtectorSpec(std::string_view text);
+
+// The protector a spec names. kUnsupported for the reserved types.
+Result<std::unique_ptr<KeyProtector>> makeProtector(const ProtectorSpec& spec);
+
+}  // namespace s3cryptfs::keys
