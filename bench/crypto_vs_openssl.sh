@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Compares our AEAD seal/open throughput (s3cryptfs_crypto_bench, one thread) with
-# `openssl speed -evp` on the same chunk sizes, in one table. Builds nothing: build the
+# Compares our seal/open throughput per core (s3cryptfs_crypto_bench, one thread) with
+# `openssl speed -evp` on the same chunk sizes, in one table: the raw AEAD wrapper (crypto
+# module) and the format layer's chunk codec (format module: header-bound AAD, fresh nonce per
+# chunk), each as a percentage of openssl's figure. Builds nothing: build the
 # benchmark first, in Release, e.g.
 #   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 #   cmake --build build --target s3cryptfs_crypto_bench
@@ -20,7 +22,7 @@ if [ ! -x "$bench" ]; then
 fi
 command -v openssl >/dev/null || { echo "crypto_vs_openssl: openssl not found" >&2; exit 2; }
 
-ours=$("$bench" --json --filter aead/ --min-time "$seconds")
+ours=$("$bench" --json --min-time "$seconds")
 
 # value of the {name, value, unit} record named $1, one record per line in --json output
 our_value() {
@@ -35,17 +37,22 @@ openssl_value() {
   done | awk -F: '/^\+F:/ && $NF > best { best = $NF } END { printf "%.1f\n", best / 1e6 }'
 }
 
-printf '%-18s %9s %12s %12s %12s %8s %8s\n' cipher chunk "seal MB/s" "open MB/s" "openssl MB/s" "seal %" "open %"
+printf '%-18s %6s %9s %9s %9s %9s %9s %7s %7s\n' cipher chunk "aead-seal" "aead-open" \
+  "fmt-seal" "fmt-open" "openssl" "seal %" "open %"
 for cipher in "${ciphers[@]}"; do
   for size in "${sizes[@]}"; do
-    seal=$(our_value "aead/seal/$cipher/$size")
-    open=$(our_value "aead/open/$cipher/$size")
+    aseal=$(our_value "aead/seal/$cipher/$size")
+    aopen=$(our_value "aead/open/$cipher/$size")
+    fseal=$(our_value "format/seal/$cipher/$size")
+    fopen=$(our_value "format/open/$cipher/$size")
     reference=$(openssl_value "$cipher" "$size")
-    awk -v c="$cipher" -v n="$size" -v s="${seal:-0}" -v o="${open:-0}" -v r="${reference:-0}" 'BEGIN {
+    awk -v c="$cipher" -v n="$size" -v as="${aseal:-0}" -v ao="${aopen:-0}" -v s="${fseal:-0}" \
+        -v o="${fopen:-0}" -v r="${reference:-0}" 'BEGIN {
       chunk = (n >= 1048576) ? sprintf("%dMiB", n / 1048576) : sprintf("%dKiB", n / 1024)
       sp = (r > 0) ? sprintf("%.0f%%", 100 * s / r) : "n/a"
       op = (r > 0) ? sprintf("%.0f%%", 100 * o / r) : "n/a"
-      printf "%-18s %9s %12.1f %12.1f %12.1f %8s %8s\n", c, chunk, s, o, r, sp, op
+      printf "%-18s %6s %9.1f %9.1f %9.1f %9.1f %9.1f %7s %7s\n", c, chunk, as, ao, s, o, r, sp, op
     }'
   done
 done
+echo "MB/s = 10^6 bytes per second of plaintext, one core; seal %/open % = format layer vs openssl"
