@@ -194,6 +194,21 @@ TEST(S3Errors, UnknownAccessKeyAgainstCephIsPermissionDenied) {
       << put.error().message();
 }
 
+// Expired credentials look to the server like a signature from the past: a request signed an
+// hour ago is refused (RequestTimeTooSkewed), typed as a permission error, never retried.
+TEST(S3Errors, StaleSignatureAgainstCephIsPermissionDeniedSayingTheClockIsOff) {
+  S3C_ASSERT_TEST_SERVER(server, "ceph");
+  S3Config config = configFor(server, test::uniquePrefix("stale-signature"));
+  config.clock = [] { return std::chrono::system_clock::now() - std::chrono::hours(1); };
+  auto store = S3ObjectStore::create(config, sharedClient());
+  ASSERT_TRUE(store);
+  auto put = (*store)->put("k", asBytes("x"), {});
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().kind(), ErrorKind::kPermissionDenied) << put.error().describe();
+  EXPECT_EQ(put.error().serviceCode(), "RequestTimeTooSkewed") << put.error().describe();
+  EXPECT_FALSE(put.error().retryable());
+}
+
 // A port on 127.0.0.1 nobody listens on: bound, then closed.
 int closedPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
