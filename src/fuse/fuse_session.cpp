@@ -1,6 +1,7 @@
 #include "s3cryptfs/fuse/fuse_session.h"
 
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <csignal>
 #include <cstdlib>
@@ -8,19 +9,15 @@
 #include <fstream>
 #include <mutex>
 #include <pthread.h>
-#include <spawn.h>
 #include <sstream>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
 #include "s3cryptfs/core/log.h"
 
 #include "fuse_operations.h"
-
-extern char** environ;
 
 namespace s3cryptfs::fuse {
 namespace {
@@ -72,27 +69,6 @@ std::string unescapeMountinfo(const std::string& field) {
     out.push_back(field[i]);
   }
   return out;
-}
-
-Status lazyUnmount(const std::string& mountpoint) {
-  if (geteuid() == 0) {
-    if (umount2(mountpoint.c_str(), MNT_DETACH) == 0 || errno == EINVAL) return ok();
-    return Error(ErrorKind::kIo, "cannot unmount " + mountpoint + ": " + std::strerror(errno));
-  }
-  // An unprivileged mount was made by fusermount3; it also unmounts it.
-  std::vector<std::string> args = {"fusermount3", "-u", "-z", "-q", mountpoint};
-  std::vector<char*> argv;
-  for (auto& arg : args)
-    argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (posix_spawnp(&pid, "fusermount3", nullptr, nullptr, argv.data(), environ) != 0) {
-    return Error(ErrorKind::kIo, "cannot run fusermount3 to unmount " + mountpoint);
-  }
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-  return ok();
 }
 
 }  // namespace
@@ -222,8 +198,9 @@ Status FuseSession::run() {
     impl_->running = false;
   }
   impl_->exited = true;
-  // The loop ends on ENODEV once the kernel dropped the mount, or on requestExit(): either way
-  // the kernel side is gone or going, so unmount now (a no-op when already unmounted).
+  // The loop ends on ENODEV once the kernel dropped the mount, or on requestExit(). Closing the
+  // connection now makes requests of files still open fail (ENOTCONN) instead of hanging, then
+  // the mount is detached (nothing to do when it is already gone).
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->mounted) {
@@ -239,18 +216,18 @@ Status FuseSession::run() {
 
 void FuseSession::requestExit() {
   fuse_session_exit(impl_->session);
-  // Detach the mount so no new request comes; requests already queued are still served.
-  std::lock_guard lock(impl_->mutex);
-  if (impl_->mounted) {
-    if (auto status = lazyUnmount(mountpoint_); status) {
-      impl_->mounted = false;
-    } else {
-      log::warn("{}", status.error().describe());
+  // The loop's main thread waits on a semaphore that only a finishing worker or a signal wakes.
+  // Wake it until run() is over (a wake-up just before it starts waiting would be lost); it then
+  // stops the workers, and run() closes the connection and unmounts.
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    {
+      std::lock_guard lock(impl_->mutex);
+      if (!impl_->running) return;
+      pthread_kill(impl_->runner, kWakeSignal);
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  // Wake the loop's waiting thread: it sees the exit flag, stops the workers and returns even
-  // while open files keep the detached mount alive.
-  if (impl_->running) pthread_kill(impl_->runner, kWakeSignal);
+  log::warn("the FUSE loop did not end within 10 s of the exit request");
 }
 
 bool FuseSession::exited() const {

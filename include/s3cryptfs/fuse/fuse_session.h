@@ -43,8 +43,9 @@ class FuseSession {
 
   // Serves requests until unmount or requestExit(). Returns an error only if the loop failed.
   Status run();
-  // From any thread but a FUSE worker (not async-signal-safe): ends run() and unmounts the file
-  // system (lazily: open files keep the connection until they are closed, then run() returns).
+  // From any thread but a FUSE worker (not async-signal-safe): ends run(), which then closes the
+  // connection (requests of files still open fail with ENOTCONN) and unmounts. Returns once
+  // run() has returned (or after 10 s).
   void requestExit();
   // True once run() returned because the kernel side went away or requestExit() was called.
   bool exited() const;
