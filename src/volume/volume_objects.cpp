@@ -59,6 +59,19 @@ Result<std::string> VolumeObjects::decodeChildName(std::string_view dir_path,
   return names_.decodeName(dir_path, child);
 }
 
+Result<std::string> VolumeObjects::pathOfKey(std::string_view key) const {
+  std::string path;
+  while (!key.empty()) {
+    auto slash = key.find('/');
+    std::string_view component = key.substr(0, slash);
+    S3C_ASSIGN_OR_RETURN(std::string name, names_.decodeName(path.empty() ? "/" : path, component));
+    path += "/" + name;
+    key = slash == std::string_view::npos ? std::string_view() : key.substr(slash + 1);
+  }
+  if (path.empty()) return Error(ErrorKind::kCorrupt, "empty object key");
+  return path;
+}
+
 Result<store::Metadata> VolumeObjects::sealToMetadata(std::string_view key,
                                                       const format::Attributes& attributes) const {
   const format::VolumeKeys* newest = ring_.newest();

@@ -38,6 +38,10 @@ class VolumeObjects {
   // kNotFound, so the caller skips them silently.
   Result<std::string> decodeChildName(std::string_view dir_path, std::string_view listed) const;
 
+  // The plaintext path of an object key of this volume (each component decoded under its
+  // parent). kCorrupt for a key that is not ours.
+  Result<std::string> pathOfKey(std::string_view key) const;
+
   // The user metadata that stores `attributes` for the object at `key`: the sealed block inline,
   // or, when too big, the literal "sidecar" after the block was written to the sidecar object.
   Result<store::Metadata> sealToMetadata(std::string_view key,
