@@ -65,6 +65,16 @@ std::string childPath(const std::string& parent, std::string_view name) {
   return parent == "/" ? "/" + std::string(name) : parent + "/" + std::string(name);
 }
 
+// One path component as the kernel hands it over; the codec checks the rest (reserved names).
+Status checkName(std::string_view name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
+      name.find('\0') != std::string_view::npos) {
+    return Error(ErrorKind::kInvalidArgument, "invalid file name");
+  }
+  if (name.size() > format::kMaxNameBytes) return Error(ErrorKind::kNameTooLong, "name too long");
+  return ok();
+}
+
 bool isLostRace(const Error& error) {
   return error.kind() == ErrorKind::kPreconditionFailed;
 }
@@ -508,6 +518,7 @@ Result<VolumeFilesystem::NodePtr> VolumeFilesystem::directoryNode(InodeId ino) {
 
 Result<VolumeFilesystem::NodePtr> VolumeFilesystem::lookupChild(InodeId parent,
                                                                 std::string_view name) {
+  S3C_RETURN_IF_ERROR(checkName(name));
   S3C_ASSIGN_OR_RETURN(NodePtr dir, directoryNode(parent));
   std::string path;
   {
@@ -666,7 +677,7 @@ Result<Attr> VolumeFilesystem::setattr(InodeId ino, const SetAttrRequest& reques
       bool only_us = false;
       {
         std::lock_guard lock(table_mutex_);
-        only_us = node->open_handles == 0;
+        only_us = node->open_handles == 1;  // our own attach above
       }
       if (only_us) uploaded = flushNode(node);
     }
