@@ -149,6 +149,28 @@ Result<store::ObjectInfo> Uploader::uploadMultipart(const UploadSource& source,
     return *first_error;
   }
   auto completed = store_.completeMultipart(target.key, upload_id, done, target.condition);
+  if (!completed && completed.error().kind() == ErrorKind::kUnsupported &&
+      (target.condition.if_match || target.condition.if_none_match)) {
+    // The server cannot make the completion conditional (Ceph RGW 16.2): check the version
+    // ourselves, then complete unconditionally. This leaves a window of one round trip in which
+    // another writer's upload can be overwritten (docs/SEMANTICS.md).
+    static std::once_flag logged;
+    std::call_once(logged, [&] {
+      log::warn(
+          "{} cannot make multipart completions conditional; checking versions with HEAD "
+          "before completing instead",
+          store_.describe());
+    });
+    auto current = store_.head(target.key);
+    bool unchanged = target.condition.if_match
+                         ? current && current->etag == *target.condition.if_match
+                         : !current && current.error().kind() == ErrorKind::kNotFound;
+    if (!unchanged) {
+      (void)store_.abortMultipart(target.key, upload_id);
+      return baseChanged(target.key);
+    }
+    completed = store_.completeMultipart(target.key, upload_id, done, {});
+  }
   if (!completed) {
     (void)store_.abortMultipart(target.key, upload_id);
     if (completed.error().kind() == ErrorKind::kNotFound && target.condition.if_match) {
