@@ -297,22 +297,30 @@ class VolumeFilesystem final : public Filesystem {
                                             const std::string& etag);
   void logForeign(const std::string& key, const Error& error);
   Status putNew(const std::string& key, ByteSpan body, const store::Metadata& metadata);
+  // Writes a new content object (If-None-Match). cipher_out receives its cipher, so a file
+  // opened right away need not read its header back.
   Result<NodePtr> createFileObject(InodeId parent, std::string_view name, uint32_t mode,
                                    const Caller& caller, format::NodeKind kind,
-                                   std::string_view target);
+                                   std::string_view target,
+                                   std::optional<format::FileCipher>* cipher_out = nullptr);
   Result<Probe> listProbe(const std::string& path);
 
   // ---- open files ----
   Result<FilePtr> attachFile(const NodePtr& node);
   void detachFile(const NodePtr& node);
-  Status ensureCipher(OpenFile& file, const NodePtr& node);
+  // Reads the header of the open file's object (once), together with its first
+  // `prefetch_chunks` chunks when a read at the start is coming (one GET instead of two).
+  Status ensureCipher(OpenFile& file, const NodePtr& node, uint64_t prefetch_chunks = 0);
   std::string cacheKey(const OpenFile& file, uint64_t index) const {
     return toHex(file.cipher->header().file_id) + "/" + file.remote_etag + "/" +
            std::to_string(index);
   }
   Result<std::shared_ptr<const Bytes>> chunkPlain(OpenFile& file, const std::string& key,
                                                   uint64_t index);
-  Status fetchRemote(OpenFile& file, const std::string& key, uint64_t first, uint64_t count);
+  // Fetches clean, uncached chunks [first, first + count) into the cache; failures of chunks
+  // at or past first + required (readahead) are not reported.
+  Status fetchRemote(OpenFile& file, const std::string& key, uint64_t first, uint64_t count,
+                     uint64_t required);
   Status stageChunk(OpenFile& file, uint64_t index, ByteSpan plain);
   Status rewriteChunks(OpenFile& file, const std::string& key, uint64_t new_size, uint64_t first,
                        uint64_t last, uint64_t patch_offset, ByteSpan patch);
@@ -359,7 +367,8 @@ class VolumeFilesystem final : public Filesystem {
   Uploader uploader_;
   const int64_t start_ns_ = nowNs();
 
-  // Lock order: namespace_mutex_ → OpenFile::mutex → table_mutex_. Namespace changes hold the
+  // Lock order: namespace_mutex_ → DirHandle::mutex → OpenFile::mutex → table_mutex_
+  // (docs/ARCHITECTURE.md). Namespace changes hold the
   // namespace mutex exclusively across their store calls (they are serialised); lookups,
   // listings and uploads hold it shared. The table mutex is never held across a store call.
   std::shared_mutex namespace_mutex_;
@@ -769,7 +778,7 @@ Result<Entry> VolumeFilesystem::mkdir(InodeId parent, std::string_view name, uin
 
 Result<VolumeFilesystem::NodePtr> VolumeFilesystem::createFileObject(
     InodeId parent, std::string_view name, uint32_t mode, const Caller& caller,
-    format::NodeKind kind, std::string_view target) {
+    format::NodeKind kind, std::string_view target, std::optional<format::FileCipher>* cipher_out) {
   S3C_ASSIGN_OR_RETURN(NodePtr dir, nodeOf(parent));
   std::string path = childPath(pathOf(*dir), name);
   S3C_ASSIGN_OR_RETURN(std::string key, objects_.objectKey(path));
@@ -796,6 +805,7 @@ Result<VolumeFilesystem::NodePtr> VolumeFilesystem::createFileObject(
   }
   made.etag = written->etag;
   made.sidecar = volume::VolumeObjects::usesSidecar(metadata);
+  if (cipher_out != nullptr) *cipher_out = std::move(cipher);
   std::lock_guard lock(table_mutex_);
   return installLocked(parent, name, made);
 }
@@ -851,6 +861,8 @@ Result<Filesystem::Created> VolumeFilesystem::create(InodeId parent, std::string
                                                      uint32_t mode, int flags,
                                                      const Caller& caller) {
   NodePtr node;
+  std::optional<format::FileCipher> fresh_cipher;
+  std::string fresh_etag;
   {
     std::unique_lock ns(namespace_mutex_);
     auto existing = lookupChild(parent, name);
@@ -860,7 +872,8 @@ Result<Filesystem::Created> VolumeFilesystem::create(InodeId parent, std::string
     } else {
       if (existing.error().errnoValue() != ENOENT) return existing.error();
       uint32_t bits = S_IFREG | (mode & 07777 & ~caller.umask);
-      auto made = createFileObject(parent, name, bits, caller, format::NodeKind::kFile, "");
+      auto made =
+          createFileObject(parent, name, bits, caller, format::NodeKind::kFile, "", &fresh_cipher);
       if (!made) {
         if (made.error().kind() != ErrorKind::kAlreadyExists || (flags & O_EXCL) != 0) {
           return made.error();
@@ -876,11 +889,25 @@ Result<Filesystem::Created> VolumeFilesystem::create(InodeId parent, std::string
     }
     std::lock_guard lock(table_mutex_);
     ++node->lookups;
+    fresh_etag = node->etag;
   }
   auto handle = open(node->ino, flags);
   if (!handle) {
     forget(node->ino, 1);
     return handle.error();
+  }
+  if (fresh_cipher) {
+    FilePtr file;
+    {
+      std::lock_guard lock(table_mutex_);
+      file = node->file;
+    }
+    if (file != nullptr) {
+      std::lock_guard file_lock(file->mutex);
+      if (!file->cipher && file->dirty.empty() && file->remote_etag == fresh_etag) {
+        file->cipher = std::move(fresh_cipher);
+      }
+    }
   }
   std::lock_guard lock(table_mutex_);
   return Created{Entry{toAttr(*node), node->generation}, *handle};
@@ -953,7 +980,8 @@ Result<HandleId> VolumeFilesystem::open(InodeId ino, int flags) {
   return id;
 }
 
-Status VolumeFilesystem::ensureCipher(OpenFile& file, const NodePtr& node) {
+Status VolumeFilesystem::ensureCipher(OpenFile& file, const NodePtr& node,
+                                      uint64_t prefetch_chunks) {
   if (file.cipher) return ok();
   std::string path;
   format::Attributes attrs;
@@ -962,8 +990,12 @@ Status VolumeFilesystem::ensureCipher(OpenFile& file, const NodePtr& node) {
     path = pathLocked(*node);
     attrs = node->attrs;
   }
+  attrs.size = file.remote_size;  // the header belongs to the remote version
   S3C_ASSIGN_OR_RETURN(std::string key, objects_.objectKey(path));
-  auto got = store_.get(key, store::ByteRange{0, format::kObjectHeaderSize});
+  uint64_t chunks = std::min(prefetch_chunks, layout_.chunkCount(file.remote_size));
+  uint64_t length = chunks == 0 ? format::kObjectHeaderSize
+                                : layout_.cipherRange({0, chunks}, file.remote_size).end();
+  auto got = store_.get(key, store::ByteRange{0, length});
   if (!got) return got.error().withContext("reading the header of " + key);
   if (got->info.etag != file.remote_etag) {
     return Error(ErrorKind::kPreconditionFailed,
@@ -980,11 +1012,24 @@ Status VolumeFilesystem::ensureCipher(OpenFile& file, const NodePtr& node) {
     return bound.error().withContext("object " + key);
   }
   file.cipher = std::move(cipher).value();
+  if (chunks > 0 && got->body.size() == length) {
+    ByteSpan fetched(got->body.data() + format::kObjectHeaderSize,
+                     got->body.size() - format::kObjectHeaderSize);
+    uint64_t at = 0;
+    for (uint64_t i = 0; i < chunks; ++i) {
+      uint64_t sealed = layout_.chunkPlainSize(i, file.remote_size) + format::kChunkOverhead;
+      bool final = i == layout_.lastChunkIndex(file.remote_size);
+      auto opened = file.cipher->openChunk(i, final, fetched.subspan(at, sealed));
+      if (!opened) break;  // the read that follows fetches it again and reports it
+      cache_.insert(cacheKey(file, i), std::make_shared<const Bytes>(std::move(opened).value()));
+      at += sealed;
+    }
+  }
   return ok();
 }
 
 Status VolumeFilesystem::fetchRemote(OpenFile& file, const std::string& key, uint64_t first,
-                                     uint64_t count) {
+                                     uint64_t count, uint64_t required) {
   // Clean chunks below the remote size that are not cached, fetched as runs of at most
   // kChunksPerFetch chunks, several runs in parallel.
   uint64_t remote_chunks = layout_.chunkCount(file.remote_size);
@@ -1002,18 +1047,20 @@ Status VolumeFilesystem::fetchRemote(OpenFile& file, const std::string& key, uin
     i = j;
   }
   if (runs.empty()) return ok();
-  std::vector<std::optional<Error>> errors(runs.size());
+  // Per run: the index of the chunk that failed, and why.
+  std::vector<std::optional<std::pair<uint64_t, Error>>> errors(runs.size());
   parallelFor(runs.size(), kFetchConcurrency, [&](size_t r) {
     format::ChunkSpan run = runs[r];
     format::ByteRange range = layout_.cipherRange(run, file.remote_size);
     auto got = store_.get(key, store::ByteRange{range.offset, range.length});
     if (!got) {
-      errors[r] = got.error().withContext("reading " + key);
+      errors[r] = {run.first, got.error().withContext("reading " + key)};
       return;
     }
     if (got->info.etag != file.remote_etag) {
-      errors[r] = Error(ErrorKind::kPreconditionFailed,
-                        "object " + key + " was replaced by another writer while open");
+      errors[r] = {run.first,
+                   Error(ErrorKind::kPreconditionFailed,
+                         "object " + key + " was replaced by another writer while open")};
       return;
     }
     // Chunks are opened one by one so a damaged chunk fails only itself.
@@ -1022,7 +1069,7 @@ Status VolumeFilesystem::fetchRemote(OpenFile& file, const std::string& key, uin
       uint64_t plain = layout_.chunkPlainSize(i, file.remote_size);
       uint64_t sealed = plain + format::kChunkOverhead;
       if (at + sealed > got->body.size()) {
-        errors[r] = Error(ErrorKind::kCorrupt, "object " + key + " is shorter than its size");
+        errors[r] = {i, Error(ErrorKind::kCorrupt, "object " + key + " is shorter than its size")};
         return;
       }
       bool final = layout_.cipherSize(file.remote_size) == layout_.chunkCipherOffset(i) + sealed;
@@ -1030,14 +1077,14 @@ Status VolumeFilesystem::fetchRemote(OpenFile& file, const std::string& key, uin
       at += sealed;
       if (!opened) {
         log::error("object {}: {}", key, opened.error().message());
-        if (i == run.first) errors[r] = opened.error().withContext("object " + key);
-        return;  // the chunks before it are cached; the reader asks again for the rest
+        errors[r] = {i, opened.error().withContext("object " + key)};
+        return;  // the chunks before it are cached
       }
       cache_.insert(cacheKey(file, i), std::make_shared<const Bytes>(std::move(opened).value()));
     }
   });
   for (auto& error : errors) {
-    if (error) return *error;
+    if (error && error->first < first + required) return error->second;
   }
   return ok();
 }
@@ -1062,7 +1109,7 @@ Result<std::shared_ptr<const Bytes>> VolumeFilesystem::chunkPlain(OpenFile& file
     return std::make_shared<const Bytes>();
   }
   if (auto cached = cache_.find(cacheKey(file, index))) return cached;
-  S3C_RETURN_IF_ERROR(fetchRemote(file, key, index, 1));
+  S3C_RETURN_IF_ERROR(fetchRemote(file, key, index, 1, 1));
   if (auto cached = cache_.find(cacheKey(file, index))) return cached;
   // Fetched but already evicted (a tiny cache): fetch once more into a private buffer.
   format::ByteRange range = layout_.cipherRange({index, 1}, file.remote_size);
@@ -1097,7 +1144,9 @@ Status VolumeFilesystem::rewriteChunks(OpenFile& file, const std::string& key, u
     for (uint64_t i = first; i <= last && !any_clean; ++i) {
       any_clean = !file.dirty.contains(i) && i < layout_.chunkCount(file.remote_size);
     }
-    if (any_clean) S3C_RETURN_IF_ERROR(fetchRemote(file, key, first, last - first + 1));
+    if (any_clean) {
+      S3C_RETURN_IF_ERROR(fetchRemote(file, key, first, last - first + 1, last - first + 1));
+    }
   }
   for (uint64_t i = first; i <= last; ++i) {
     uint64_t chunk_start = layout_.chunkPlainOffset(i);
@@ -1190,9 +1239,10 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
   std::lock_guard file_lock(file->mutex);
   if (offset >= file->size || out.empty()) return size_t{0};
   uint64_t length = std::min<uint64_t>(out.size(), file->size - offset);
-  S3C_RETURN_IF_ERROR(ensureCipher(*file, h.node));
-  S3C_ASSIGN_OR_RETURN(std::string key, keyOf(h.node));
   format::ChunkSpan span = layout_.chunksFor(offset, length);
+  S3C_RETURN_IF_ERROR(
+      ensureCipher(*file, h.node, span.first == 0 ? std::max<uint64_t>(span.count, 4) : 0));
+  S3C_ASSIGN_OR_RETURN(std::string key, keyOf(h.node));
   // Readahead: sequential reads double the window up to kMaxReadaheadBytes.
   if (offset == file->next_sequential && offset != 0) {
     uint64_t max_chunks = std::max<uint64_t>(1, kMaxReadaheadBytes / layout_.chunkSize());
@@ -1202,7 +1252,8 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
     file->readahead_chunks = 0;
   }
   file->next_sequential = offset + length;
-  S3C_RETURN_IF_ERROR(fetchRemote(*file, key, span.first, span.count + file->readahead_chunks));
+  S3C_RETURN_IF_ERROR(
+      fetchRemote(*file, key, span.first, span.count + file->readahead_chunks, span.count));
   size_t done = 0;
   for (const format::ChunkRef& ref : layout_.split(offset, length)) {
     S3C_ASSIGN_OR_RETURN(auto plain, chunkPlain(*file, key, ref.index));
@@ -1396,14 +1447,20 @@ Status VolumeFilesystem::release(HandleId handle) {
     std::shared_lock ns(namespace_mutex_);
     uploaded = flushNode(h.node);
     FilePtr file;
+    bool last = false;
     {
       std::lock_guard lock(table_mutex_);
       handles_.erase(handle);
       file = h.node->file;
-      if (h.node->open_handles == 1 && file != nullptr) {
-        // Last handle: an unlinked file's staged copy goes with it.
-        std::lock_guard file_lock(file->mutex);
-        if (file->unlinked && file->staging) file->staging->discard();
+      last = h.node->open_handles == 1 && file != nullptr;
+    }
+    if (last) {
+      // Last handle: an unlinked file's staged copy goes with it.
+      std::lock_guard file_lock(file->mutex);
+      if (file->unlinked && file->staging) {
+        file->staging->discard();
+        file->staging.reset();
+        file->dirty.clear();
       }
     }
     detachFile(h.node);
@@ -1845,8 +1902,20 @@ Result<std::vector<DirEntry>> VolumeFilesystem::readdir(HandleId handle, uint64_
 }
 
 Status VolumeFilesystem::releasedir(HandleId handle) {
+  std::shared_ptr<DirHandle> dir;
+  {
+    std::lock_guard lock(table_mutex_);
+    auto found = dir_handles_.find(handle);
+    if (found == dir_handles_.end()) return ok();
+    dir = found->second;
+    dir_handles_.erase(found);
+  }
+  // Inodes a listing made for names the kernel never looked up go with the listing, so memory
+  // follows what the kernel holds, not every name ever listed.
+  std::lock_guard dir_lock(dir->mutex);
   std::lock_guard lock(table_mutex_);
-  dir_handles_.erase(handle);
+  for (size_t i = 2; i < dir->entries.size(); ++i)
+    maybeEraseLocked(dir->entries[i].ino);
   return ok();
 }
 
