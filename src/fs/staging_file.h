@@ -10,7 +10,7 @@
 
 namespace s3cryptfs::fs {
 
-// What a killed daemon needs to finish an upload (docs/FORMAT.md §11): the object's key, the
+// What a killed daemon needs to finish an upload (docs/FORMAT.md §10): the object's key, the
 // version it replaces, its plaintext size, its header, its sealed attribute block and which
 // chunks the staging file holds. Everything in it is ciphertext or already visible in the
 // bucket (object keys, ETags, sizes).
