@@ -48,7 +48,8 @@ struct Node {
 // server-side copies or ranged reads of the rest.
 struct OpenFile {
   std::mutex mutex;  // lock order: namespace → open file → table
-  std::optional<format::FileCipher> cipher;
+  // Shared so a read can fetch and open chunks without holding the mutex.
+  std::shared_ptr<const format::FileCipher> cipher;
   std::string remote_etag;   // the version staged data replaces
   uint64_t remote_size = 0;  // its plaintext size
   uint64_t size = 0;         // current plaintext size (authoritative while open)

@@ -311,10 +311,30 @@ class VolumeFilesystem final : public Filesystem {
   // Reads the header of the open file's object (once), together with its first
   // `prefetch_chunks` chunks when a read at the start is coming (one GET instead of two).
   Status ensureCipher(OpenFile& file, const NodePtr& node, uint64_t prefetch_chunks = 0);
-  std::string cacheKey(const OpenFile& file, uint64_t index) const {
-    return toHex(file.cipher->header().file_id) + "/" + file.remote_etag + "/" +
-           std::to_string(index);
+  // What a fetch needs of an open file, copied so the fetch can run without its mutex.
+  struct RemoteView {
+    std::shared_ptr<const format::FileCipher> cipher;
+    std::string etag;
+    uint64_t size = 0;
+    std::set<uint64_t> skip;  // staged chunks in the fetched window: not fetched
+  };
+  RemoteView viewOf(const OpenFile& file, uint64_t first, uint64_t count) const {
+    RemoteView view{file.cipher, file.remote_etag, file.remote_size, {}};
+    for (auto it = file.dirty.lower_bound(first); it != file.dirty.end() && *it < first + count;
+         ++it) {
+      view.skip.insert(*it);
+    }
+    return view;
   }
+  static std::string cacheKey(const format::FileCipher& cipher, const std::string& etag,
+                              uint64_t index) {
+    return toHex(cipher.header().file_id) + "/" + etag + "/" + std::to_string(index);
+  }
+  std::string cacheKey(const OpenFile& file, uint64_t index) const {
+    return cacheKey(*file.cipher, file.remote_etag, index);
+  }
+  Status fetchChunks(const RemoteView& view, const std::string& key, uint64_t first, uint64_t count,
+                     uint64_t required);
   Result<std::shared_ptr<const Bytes>> chunkPlain(OpenFile& file, const std::string& key,
                                                   uint64_t index);
   // Fetches clean, uncached chunks [first, first + count) into the cache; failures of chunks
@@ -905,7 +925,7 @@ Result<Filesystem::Created> VolumeFilesystem::create(InodeId parent, std::string
     if (file != nullptr) {
       std::lock_guard file_lock(file->mutex);
       if (!file->cipher && file->dirty.empty() && file->remote_etag == fresh_etag) {
-        file->cipher = std::move(fresh_cipher);
+        file->cipher = std::make_shared<const format::FileCipher>(std::move(*fresh_cipher));
       }
     }
   }
@@ -1011,7 +1031,7 @@ Status VolumeFilesystem::ensureCipher(OpenFile& file, const NodePtr& node,
                bound.error().describe());
     return bound.error().withContext("object " + key);
   }
-  file.cipher = std::move(cipher).value();
+  file.cipher = std::make_shared<const format::FileCipher>(std::move(cipher).value());
   if (chunks > 0 && got->body.size() == length) {
     ByteSpan fetched(got->body.data() + format::kObjectHeaderSize,
                      got->body.size() - format::kObjectHeaderSize);
@@ -1030,18 +1050,23 @@ Status VolumeFilesystem::ensureCipher(OpenFile& file, const NodePtr& node,
 
 Status VolumeFilesystem::fetchRemote(OpenFile& file, const std::string& key, uint64_t first,
                                      uint64_t count, uint64_t required) {
+  return fetchChunks(viewOf(file, first, count), key, first, count, required);
+}
+
+Status VolumeFilesystem::fetchChunks(const RemoteView& view, const std::string& key, uint64_t first,
+                                     uint64_t count, uint64_t required) {
   // Clean chunks below the remote size that are not cached, fetched as runs of at most
   // kChunksPerFetch chunks, several runs in parallel.
-  uint64_t remote_chunks = layout_.chunkCount(file.remote_size);
+  uint64_t remote_chunks = layout_.chunkCount(view.size);
   uint64_t end = std::min(first + count, remote_chunks);
   std::vector<format::ChunkSpan> runs;
   for (uint64_t i = first; i < end;) {
-    if (file.dirty.contains(i) || cache_.find(cacheKey(file, i)) != nullptr) {
+    if (view.skip.contains(i) || cache_.find(cacheKey(*view.cipher, view.etag, i)) != nullptr) {
       ++i;
       continue;
     }
     uint64_t j = i;
-    while (j < end && j - i < kChunksPerFetch && !file.dirty.contains(j))
+    while (j < end && j - i < kChunksPerFetch && !view.skip.contains(j))
       ++j;
     runs.push_back({i, j - i});
     i = j;
@@ -1051,13 +1076,13 @@ Status VolumeFilesystem::fetchRemote(OpenFile& file, const std::string& key, uin
   std::vector<std::optional<std::pair<uint64_t, Error>>> errors(runs.size());
   parallelFor(runs.size(), kFetchConcurrency, [&](size_t r) {
     format::ChunkSpan run = runs[r];
-    format::ByteRange range = layout_.cipherRange(run, file.remote_size);
+    format::ByteRange range = layout_.cipherRange(run, view.size);
     auto got = store_.get(key, store::ByteRange{range.offset, range.length});
     if (!got) {
       errors[r] = {run.first, got.error().withContext("reading " + key)};
       return;
     }
-    if (got->info.etag != file.remote_etag) {
+    if (got->info.etag != view.etag) {
       errors[r] = {run.first,
                    Error(ErrorKind::kPreconditionFailed,
                          "object " + key + " was replaced by another writer while open")};
@@ -1066,21 +1091,22 @@ Status VolumeFilesystem::fetchRemote(OpenFile& file, const std::string& key, uin
     // Chunks are opened one by one so a damaged chunk fails only itself.
     uint64_t at = 0;
     for (uint64_t i = run.first; i < run.first + run.count; ++i) {
-      uint64_t plain = layout_.chunkPlainSize(i, file.remote_size);
+      uint64_t plain = layout_.chunkPlainSize(i, view.size);
       uint64_t sealed = plain + format::kChunkOverhead;
       if (at + sealed > got->body.size()) {
         errors[r] = {i, Error(ErrorKind::kCorrupt, "object " + key + " is shorter than its size")};
         return;
       }
-      bool final = layout_.cipherSize(file.remote_size) == layout_.chunkCipherOffset(i) + sealed;
-      auto opened = file.cipher->openChunk(i, final, ByteSpan(got->body.data() + at, sealed));
+      bool final = layout_.cipherSize(view.size) == layout_.chunkCipherOffset(i) + sealed;
+      auto opened = view.cipher->openChunk(i, final, ByteSpan(got->body.data() + at, sealed));
       at += sealed;
       if (!opened) {
         log::error("object {}: {}", key, opened.error().message());
         errors[r] = {i, opened.error().withContext("object " + key)};
         return;  // the chunks before it are cached
       }
-      cache_.insert(cacheKey(file, i), std::make_shared<const Bytes>(std::move(opened).value()));
+      cache_.insert(cacheKey(*view.cipher, view.etag, i),
+                    std::make_shared<const Bytes>(std::move(opened).value()));
     }
   });
   for (auto& error : errors) {
@@ -1177,7 +1203,7 @@ Status VolumeFilesystem::resizeLocked(OpenFile& file, const NodePtr& node, uint6
   if (new_size == 0) {
     // A rewrite from scratch gets a new file id, which resets its nonce budget (FORMAT §4.3).
     S3C_ASSIGN_OR_RETURN(format::FileCipher cipher, objects_.newFileCipher());
-    file.cipher = std::move(cipher);
+    file.cipher = std::make_shared<const format::FileCipher>(std::move(cipher));
     file.dirty.clear();
     file.size = 0;
     return stageChunk(file, 0, {});
@@ -1236,24 +1262,38 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
     file = h.node->file;
   }
   if (file == nullptr) return errnoError(ErrorKind::kInvalidArgument, EBADF, "file not open");
-  std::lock_guard file_lock(file->mutex);
-  if (offset >= file->size || out.empty()) return size_t{0};
-  uint64_t length = std::min<uint64_t>(out.size(), file->size - offset);
-  format::ChunkSpan span = layout_.chunksFor(offset, length);
-  S3C_RETURN_IF_ERROR(
-      ensureCipher(*file, h.node, span.first == 0 ? std::max<uint64_t>(span.count, 4) : 0));
-  S3C_ASSIGN_OR_RETURN(std::string key, keyOf(h.node));
-  // Readahead: sequential reads double the window up to kMaxReadaheadBytes.
-  if (offset == file->next_sequential && offset != 0) {
-    uint64_t max_chunks = std::max<uint64_t>(1, kMaxReadaheadBytes / layout_.chunkSize());
-    file->readahead_chunks =
-        std::min(max_chunks, std::max<uint64_t>(4, file->readahead_chunks * 2));
-  } else {
-    file->readahead_chunks = 0;
+  // Three steps so that readers of one file fetch in parallel: decide what to fetch (locked),
+  // fetch and open it into the cache (unlocked), copy out (locked; whatever changed meanwhile,
+  // a write or an upload, is then read from staging or fetched again).
+  std::string key;
+  RemoteView view;
+  format::ChunkSpan span;
+  uint64_t window = 0;
+  {
+    std::lock_guard file_lock(file->mutex);
+    if (offset >= file->size || out.empty()) return size_t{0};
+    uint64_t length = std::min<uint64_t>(out.size(), file->size - offset);
+    span = layout_.chunksFor(offset, length);
+    S3C_RETURN_IF_ERROR(
+        ensureCipher(*file, h.node, span.first == 0 ? std::max<uint64_t>(span.count, 4) : 0));
+    S3C_ASSIGN_OR_RETURN(key, keyOf(h.node));
+    // Readahead: sequential reads double the window up to kMaxReadaheadBytes.
+    if (offset == file->next_sequential && offset != 0) {
+      uint64_t max_chunks = std::max<uint64_t>(1, kMaxReadaheadBytes / layout_.chunkSize());
+      file->readahead_chunks =
+          std::min(max_chunks, std::max<uint64_t>(4, file->readahead_chunks * 2));
+    } else {
+      file->readahead_chunks = 0;
+    }
+    file->next_sequential = offset + length;
+    window = span.count + file->readahead_chunks;
+    view = viewOf(*file, span.first, window);
   }
-  file->next_sequential = offset + length;
-  S3C_RETURN_IF_ERROR(
-      fetchRemote(*file, key, span.first, span.count + file->readahead_chunks, span.count));
+  S3C_RETURN_IF_ERROR(fetchChunks(view, key, span.first, window, span.count));
+  std::lock_guard file_lock(file->mutex);
+  if (offset >= file->size) return size_t{0};  // truncated meanwhile
+  S3C_ASSIGN_OR_RETURN(key, keyOf(h.node));    // renamed meanwhile
+  uint64_t length = std::min<uint64_t>(out.size(), file->size - offset);
   size_t done = 0;
   for (const format::ChunkRef& ref : layout_.split(offset, length)) {
     S3C_ASSIGN_OR_RETURN(auto plain, chunkPlain(*file, key, ref.index));
@@ -1348,7 +1388,7 @@ Status VolumeFilesystem::uploadLocked(OpenFile& file, const NodePtr& node) {
   attrs.file_id = file.cipher->header().file_id;
   S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(key, attrs));
   UploadSource source;
-  source.cipher = &*file.cipher;
+  source.cipher = file.cipher.get();
   source.size = file.size;
   source.dirty = &file.dirty;
   source.staging = file.staging.get();
