@@ -134,8 +134,8 @@ ExitCode runInit(const InitArgs& args) {
     printError(config.error().message());
     return ExitCode::kUsage;
   }
-  log::Level level = log::Level::kWarn;
-  if (log::parseLevel(config->log.level, level)) log::setLevel(level);
+  // The command prints its own result; the log only adds warnings.
+  log::setLevel(log::Level::kWarn);
 
   volume::CreateOptions options;
   if (args.cipher == "aes-256-gcm") {

@@ -114,6 +114,7 @@ Result<std::string> setUpLogging(const config::LogSettings& settings, bool backg
   if (!log::toFile(file)) {
     return Error(ErrorKind::kIo, "cannot open the log file " + file);
   }
+  log::flushEvery(1);
   return file;
 }
 
