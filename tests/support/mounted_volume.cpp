@@ -179,7 +179,8 @@ bool writeWholeFile(const std::string& path, const std::string& content) {
   return static_cast<bool>(out);
 }
 
-MountedVolume::MountedVolume(const std::string& store, const std::string& test_name) {
+MountedVolume::MountedVolume(const std::string& store, const std::string& test_name,
+                             const std::vector<std::string>& init_args) {
   std::string pattern = mountTestRoot() + "/" + sanitise(test_name) + "-XXXXXX";
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
@@ -214,13 +215,13 @@ MountedVolume::MountedVolume(const std::string& store, const std::string& test_n
     init_ = keygen;
     return;
   }
-  std::vector<std::string> init_args = {s3cryptfsBinary(), "init", source_, "--key-file",
-                                        key_file_};
+  std::vector<std::string> argv = {s3cryptfsBinary(), "init", source_, "--key-file", key_file_};
   for (const auto& option : s3_options_) {
-    init_args.push_back("-o");
-    init_args.push_back(option);
+    argv.push_back("-o");
+    argv.push_back(option);
   }
-  init_ = runCommand(init_args, env_);
+  argv.insert(argv.end(), init_args.begin(), init_args.end());
+  init_ = runCommand(argv, env_);
 }
 
 MountedVolume::~MountedVolume() {

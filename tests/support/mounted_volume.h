@@ -56,8 +56,10 @@ class MountedVolume {
  public:
   // `store`: "dir", or an S3 test server name ("ceph", "s3rver", "moto": the `servers`
   // fixture must be up). Makes the scratch folder, the key file and the volume (init).
-  // Check ok() and initOutput() before use.
-  MountedVolume(const std::string& store, const std::string& test_name);
+  // `init_args` are added to `s3cryptfs init` (e.g. "--plaintext-names"). Check ok() and
+  // initResult() before use.
+  MountedVolume(const std::string& store, const std::string& test_name,
+                const std::vector<std::string>& init_args = {});
   ~MountedVolume();
   MountedVolume(const MountedVolume&) = delete;
   MountedVolume& operator=(const MountedVolume&) = delete;

@@ -1,9 +1,12 @@
 // The s3cryptfs command. Also what mount(8) runs for an /etc/fstab line of type fuse.s3cryptfs
 // (through mount.fuse3, or as /sbin/mount.fuse.s3cryptfs): `s3cryptfs SOURCE MOUNTPOINT -o OPTS`.
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <pwd.h>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -35,10 +38,20 @@ std::vector<std::string> normalisedArguments(int argc, char** argv) {
   return args;
 }
 
+// mount(8) runs helpers with an environment that has no HOME (nor PATH): without HOME, the AWS
+// shared credentials and config files (~/.aws) would not be found for an /etc/fstab mount.
+void ensureHome() {
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home) return;
+  if (const struct passwd* user = getpwuid(geteuid()); user != nullptr && user->pw_dir != nullptr) {
+    setenv("HOME", user->pw_dir, 1);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace s3cryptfs::app;
+  ensureHome();
   CLI::App app{"s3cryptfs: an encrypted filesystem over S3-compatible object storage"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "s3cryptfs 0.1.0");

@@ -307,6 +307,49 @@ TEST(MountLifecycleTest, FstabLineThroughMountEight) {
   EXPECT_TRUE(waitFor([&] { return !volume.daemonPid().has_value(); }, std::chrono::seconds(30)));
 }
 
+// Every object of the volume: key and content (store folder files, or bucket objects).
+std::vector<std::pair<std::string, std::string>> storeObjects(const MountedVolume& volume) {
+  std::vector<std::pair<std::string, std::string>> objects;
+  if (!volume.storeDir().empty()) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(volume.storeDir())) {
+      if (entry.is_regular_file()) {
+        objects.emplace_back(entry.path().string(), readWholeFile(entry.path().string()));
+      }
+    }
+    return objects;
+  }
+  const S3TestServer& server = *volume.server();
+  s3::S3Config config;
+  config.endpoint = server.endpoint;
+  config.region = server.region.empty() ? "us-east-1" : server.region;
+  config.bucket = server.bucket;
+  config.prefix = volume.prefix();
+  config.credentials.access_key_id = server.access_key;
+  config.credentials.secret_access_key = server.secret_key;
+  auto client = std::make_shared<http::CurlHttpClient>(http::ClientOptions{});
+  auto store = s3::S3ObjectStore::create(config, client);
+  EXPECT_TRUE(store);
+  if (!store) return objects;
+  store::ListOptions list;
+  do {
+    auto page = (*store)->list(list);
+    EXPECT_TRUE(page) << page.error().describe();
+    if (!page) break;
+    for (const auto& info : page->objects) {
+      auto got = (*store)->get(info.key, std::nullopt);
+      EXPECT_TRUE(got) << info.key;
+      std::string meta;
+      if (got) {
+        for (const auto& [k, v] : got->info.metadata)
+          meta += k + "=" + v + "\n";
+        objects.emplace_back(info.key, std::string(got->body.begin(), got->body.end()) + meta);
+      }
+    }
+    list.continuation_token = page->next_continuation_token;
+  } while (!list.continuation_token.empty());
+  return objects;
+}
+
 // --- POSIX through the mount, on every store ---------------------------------------------------
 
 class MountStoreTest : public ::testing::TestWithParam<std::string> {
@@ -323,49 +366,6 @@ class MountStoreTest : public ::testing::TestWithParam<std::string> {
     ASSERT_EQ(mounted.exit_code, 0) << mounted.output << volume_->log();
   }
   std::string p(const std::string& relative) const { return volume_->path(relative); }
-
-  // Every object of the volume: key and content (store folder files, or bucket objects).
-  std::vector<std::pair<std::string, std::string>> storeObjects() {
-    std::vector<std::pair<std::string, std::string>> objects;
-    if (!volume_->storeDir().empty()) {
-      for (const auto& entry : std::filesystem::recursive_directory_iterator(volume_->storeDir())) {
-        if (entry.is_regular_file()) {
-          objects.emplace_back(entry.path().string(), readWholeFile(entry.path().string()));
-        }
-      }
-      return objects;
-    }
-    const S3TestServer& server = *volume_->server();
-    s3::S3Config config;
-    config.endpoint = server.endpoint;
-    config.region = server.region.empty() ? "us-east-1" : server.region;
-    config.bucket = server.bucket;
-    config.prefix = volume_->prefix();
-    config.credentials.access_key_id = server.access_key;
-    config.credentials.secret_access_key = server.secret_key;
-    auto client = std::make_shared<http::CurlHttpClient>(http::ClientOptions{});
-    auto store = s3::S3ObjectStore::create(config, client);
-    EXPECT_TRUE(store);
-    if (!store) return objects;
-    store::ListOptions list;
-    do {
-      auto page = (*store)->list(list);
-      EXPECT_TRUE(page) << page.error().describe();
-      if (!page) break;
-      for (const auto& info : page->objects) {
-        auto got = (*store)->get(info.key, std::nullopt);
-        EXPECT_TRUE(got) << info.key;
-        std::string meta;
-        if (got) {
-          for (const auto& [k, v] : got->info.metadata)
-            meta += k + "=" + v + "\n";
-          objects.emplace_back(info.key, std::string(got->body.begin(), got->body.end()) + meta);
-        }
-      }
-      list.continuation_token = page->next_continuation_token;
-    } while (!list.continuation_token.empty());
-    return objects;
-  }
 
   std::unique_ptr<MountedVolume> volume_;
 };
@@ -485,13 +485,31 @@ TEST_P(MountStoreTest, NoPlaintextInTheStoreTheStagingFolderOrTheLog) {
   }
   ASSERT_EQ(close(fd), 0);
   ASSERT_TRUE(volume_->unmount()) << volume_->log();
-  auto objects = storeObjects();
+  auto objects = storeObjects(*volume_);
   // A descriptor, the directory, the files and the symlink at least.
   EXPECT_GE(objects.size(), 5u);
   for (const auto& [key, body] : objects)
     scan("store", key, body);
   scan("log", volume_->logFile(), volume_->log());
   RecordProperty("staged_files", static_cast<int>(staged_files));
+}
+
+// The control of the scan above: on a volume made with --plaintext-names the same scan does see
+// the names (and still not the content), so a scan that finds nothing means something.
+TEST(PlaintextScanControl, PlaintextNamesVolumeShowsNamesButNotContent) {
+  MountedVolume volume("dir", testName(), {"--plaintext-names"});
+  ASSERT_TRUE(volume.ok()) << volume.initResult().output;
+  ASSERT_EQ(volume.mount().exit_code, 0) << volume.log();
+  const std::string name = "VisibleNameMarker3141";
+  const std::string content = "HiddenContentMarker2718";
+  ASSERT_TRUE(writeWholeFile(volume.path(name), content));
+  ASSERT_TRUE(volume.unmount());
+  bool name_seen = false;
+  for (const auto& [key, body] : storeObjects(volume)) {
+    name_seen = name_seen || contains(key, name);
+    EXPECT_FALSE(contains(body, content)) << key;
+  }
+  EXPECT_TRUE(name_seen);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, MountStoreTest, ::testing::Values("dir", "ceph", "s3rver"),
