@@ -143,6 +143,7 @@ std::vector<OptionSpec> buildTable() {
   t.push_back(flag("fuse.default_permissions", &M::fuse, &FuseSettings::default_permissions,
                    {"default_permissions"}));
   t.push_back(flag("fuse.foreground", &M::fuse, &FuseSettings::foreground, {"foreground"}));
+  t.push_back(flag("fuse.read_only", &M::fuse, &FuseSettings::read_only, {"ro"}));
   t.push_back(u32("fuse.max_threads", &M::fuse, &FuseSettings::max_threads, 1, {"max_threads"}));
   t.push_back(str("log.level", &M::log, &LogSettings::level, {"log_level"}));
   t.push_back(str("log.file", &M::log, &LogSettings::file, {"log_file"}));

@@ -76,6 +76,14 @@ class CallbackSink final : public spdlog::sinks::base_sink<std::mutex> {
 };
 }  // namespace
 
+void flush() {
+  if (auto logger = spdlog::default_logger()) logger->flush();
+}
+
+void flushEvery(int seconds) {
+  spdlog::flush_every(std::chrono::seconds(seconds));
+}
+
 void toCallback(std::function<void(std::string_view line)> callback) {
   auto sink = std::make_shared<CallbackSink>(std::move(callback));
   install(std::make_shared<spdlog::logger>("s3cryptfs-callback", std::move(sink)));

@@ -63,6 +63,7 @@ struct FuseSettings {
   bool allow_other = false;
   bool default_permissions = true;
   bool foreground = false;
+  bool read_only = false;
   uint32_t max_threads = 16;
 };
 

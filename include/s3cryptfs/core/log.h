@@ -18,6 +18,10 @@ void setLevel(Level level);
 // Sends log lines to stderr (default) or to a file (for a daemon in the background).
 void toStderr();
 bool toFile(const std::string& path);
+// Writes out buffered lines (before a process ends with _exit, which skips destructors).
+void flush();
+// Writes out buffered lines every `seconds` (a daemon's log file; warnings flush at once).
+void flushEvery(int seconds);
 // Sends each formatted log line to `callback` instead (tests that check what gets logged, or a
 // host that forwards log lines). Lines are passed one at a time, under the sink's lock.
 void toCallback(std::function<void(std::string_view line)> callback);

@@ -12,6 +12,7 @@
 #include "s3cryptfs/format/volume_descriptor.h"
 #include "s3cryptfs/keys/key_protector.h"
 #include "s3cryptfs/store/object_store.h"
+#include "s3cryptfs/volume/volume_objects.h"
 
 namespace s3cryptfs::volume {
 
@@ -53,6 +54,10 @@ class Volume {
   virtual const format::VolumeDescriptor& descriptor() const = 0;
   virtual store::ObjectStore& store() const = 0;
   virtual std::shared_ptr<store::ObjectStore> sharedStore() const = 0;
+  // Every unlocked key version (newest for new writes).
+  virtual const format::KeyRing& keyRing() const = 0;
+  // Paths, names, attribute blocks and ciphers of this volume's objects.
+  virtual const VolumeObjects& objects() const = 0;
 };
 
 }  // namespace s3cryptfs::volume

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "exit_codes.h"
+
+namespace s3cryptfs::app {
+
+// What the command line gave; the commands build the configuration from it.
+struct CommonArgs {
+  std::string source;
+  std::string config_file;
+  std::vector<std::string> options;  // raw "-o" arguments, each "a,b=c"
+  std::string key_file;
+};
+
+struct InitArgs {
+  CommonArgs common;
+  std::string cipher = "aes-256-gcm";
+  std::string chunk_size;  // empty: the default
+  bool plaintext_names = false;
+};
+
+struct MountArgs {
+  CommonArgs common;
+  std::string mountpoint;
+  bool foreground = false;
+};
+
+ExitCode runKeygen(const std::string& path);
+ExitCode runInit(const InitArgs& args);
+ExitCode runMount(const MountArgs& args);
+
+}  // namespace s3cryptfs::app

@@ -1,0 +1,228 @@
+#include "compose.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "s3cryptfs/core/log.h"
+#include "s3cryptfs/fs/volume_filesystem.h"
+#include "s3cryptfs/http/aws_config.h"
+#include "s3cryptfs/http/curl_http_client.h"
+#include "s3cryptfs/keys/keyfile_protector.h"
+#include "s3cryptfs/s3/s3_object_store.h"
+#include "s3cryptfs/store/dir_object_store.h"
+#include "s3cryptfs/store/retrying_object_store.h"
+#include "s3cryptfs/store/store_uri.h"
+
+namespace s3cryptfs::app {
+namespace {
+
+Result<std::shared_ptr<store::ObjectStore>> openDirStore(const store::StoreUri& uri) {
+  struct stat st {};
+  if (stat(uri.path.c_str(), &st) != 0) {
+    return Error(ErrorKind::kNotFound, "folder " + uri.path + " does not exist");
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return Error(ErrorKind::kNotDirectory, uri.path + " is not a folder");
+  }
+  auto opened = store::DirObjectStore::open(uri.path);
+  if (!opened) return opened.error();
+  return std::shared_ptr<store::ObjectStore>(std::move(*opened));
+}
+
+Result<std::shared_ptr<store::ObjectStore>> openS3Store(const store::StoreUri& uri,
+                                                        const config::S3Settings& settings) {
+  http::AwsExplicitSettings explicit_settings;
+  if (!settings.profile.empty()) explicit_settings.profile = settings.profile;
+  if (!settings.region.empty()) explicit_settings.region = settings.region;
+  if (!settings.endpoint.empty()) explicit_settings.endpoint_url = settings.endpoint;
+  auto aws = http::resolveAwsSettings(explicit_settings, http::processEnvironment(), "s3");
+  if (!aws) return aws.error();
+  if (!aws->credentials.complete()) {
+    return Error(ErrorKind::kPermissionDenied,
+                 "no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a "
+                 "profile in ~/.aws/credentials (s3.profile)");
+  }
+  s3::S3Config s3_config;
+  s3_config.region = aws->region.empty() ? "us-east-1" : aws->region;
+  s3_config.endpoint = aws->endpoint_url.empty()
+                           ? "https://s3." + s3_config.region + ".amazonaws.com"
+                           : aws->endpoint_url;
+  s3_config.bucket = uri.bucket;
+  s3_config.prefix = uri.prefix;
+  s3_config.addressing =
+      settings.path_style ? s3::AddressingStyle::kPath : s3::AddressingStyle::kVirtualHosted;
+  s3_config.credentials = aws->credentials;
+  s3_config.payload_signing =
+      settings.unsigned_payload ? s3::PayloadSigning::kUnsigned : s3::PayloadSigning::kSha256;
+  log::info("S3: {}", aws->describe());
+
+  http::ClientOptions client_options;
+  client_options.max_connections = settings.max_connections;
+  client_options.connect_timeout = std::chrono::milliseconds(settings.connect_timeout_ms);
+  client_options.request_timeout = std::chrono::milliseconds(settings.request_timeout_ms);
+  client_options.ca_bundle = settings.ca_bundle;
+  client_options.insecure_skip_verify = settings.insecure_skip_verify;
+  auto client = http::CurlHttpClient::create(client_options);
+  if (!client) return client.error();
+  auto s3_store = s3::S3ObjectStore::create(std::move(s3_config),
+                                            std::shared_ptr<http::HttpClient>(std::move(*client)));
+  if (!s3_store) return s3_store.error();
+  return std::shared_ptr<store::ObjectStore>(std::move(*s3_store));
+}
+
+// One listing with few retries, so a wrong bucket, rejected credentials or a dead endpoint is
+// told at once and apart, before anything else is tried.
+Status checkReadable(const std::shared_ptr<store::ObjectStore>& raw) {
+  store::RetryOptions quick;
+  quick.max_attempts = 3;
+  quick.base_delay = std::chrono::milliseconds(100);
+  quick.max_delay = std::chrono::milliseconds(500);
+  store::RetryingObjectStore checker(raw, quick);
+  store::ListOptions list;
+  list.max_keys = 1;
+  auto page = checker.list(list);
+  if (!page) return page.error().withContext(raw->describe());
+  return ok();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<store::ObjectStore>> openStore(const config::MountConfig& config) {
+  auto uri = store::parseStoreUri(config.source);
+  if (!uri) return uri.error();
+  std::shared_ptr<store::ObjectStore> raw;
+  if (uri->scheme == store::StoreUri::Scheme::kDir) {
+    auto opened = openDirStore(*uri);
+    if (!opened) return opened.error();
+    raw = std::move(*opened);
+  } else {
+    auto opened = openS3Store(*uri, config.s3);
+    if (!opened) return opened.error();
+    raw = *opened;
+    if (auto readable = checkReadable(raw); !readable) return readable.error();
+    // Which optional features the server lacks (each logged once with its fallback).
+    auto* s3_store = dynamic_cast<s3::S3ObjectStore*>(raw.get());
+    if (auto probed = s3_store->probeCapabilities(); !probed) {
+      return probed.error().withContext("probing " + raw->describe());
+    }
+  }
+  if (uri->scheme == store::StoreUri::Scheme::kDir) {
+    if (auto readable = checkReadable(raw); !readable) return readable.error();
+  }
+  store::RetryOptions retry;
+  retry.max_attempts = config.retry.max_attempts;
+  retry.base_delay = std::chrono::milliseconds(config.retry.base_delay_ms);
+  retry.max_delay = std::chrono::milliseconds(config.retry.max_delay_ms);
+  return std::shared_ptr<store::ObjectStore>(
+      std::make_shared<store::RetryingObjectStore>(raw, retry));
+}
+
+ExitCode exitCodeForStoreError(const Error& error) {
+  switch (error.kind()) {
+    case ErrorKind::kInvalidArgument:
+      return ExitCode::kUsage;
+    case ErrorKind::kNotFound:
+    case ErrorKind::kNotDirectory:
+      return ExitCode::kNoSuchBucket;
+    case ErrorKind::kPermissionDenied:
+      return ExitCode::kAccessDenied;
+    case ErrorKind::kTransient:
+    case ErrorKind::kThrottled:
+      return ExitCode::kStoreUnreachable;
+    default:
+      return ExitCode::kError;
+  }
+}
+
+Result<Protectors> protectorsFor(const config::KeySettings& settings) {
+  Protectors protectors;
+  if (!settings.key_file.empty()) {
+    // Read once here so a missing or malformed key file is reported as such, not as a key that
+    // does not unlock the volume.
+    auto key = keys::readKeyFile(settings.key_file);
+    if (!key) return key.error().withContext("key file " + settings.key_file);
+    auto protector = keys::KeyFileProtector::fromKey(std::move(*key));
+    if (!protector) return protector.error();
+    protectors.owned.push_back(std::make_unique<keys::KeyFileProtector>(std::move(*protector)));
+  }
+  if (protectors.owned.empty()) {
+    return Error(ErrorKind::kInvalidArgument,
+                 "no key given: pass --key-file FILE (or -o key_file=FILE, or key.key_file in "
+                 "the configuration)");
+  }
+  for (auto& owned : protectors.owned) {
+    protectors.named.push_back(volume::NamedProtector{"", owned.get()});
+  }
+  return protectors;
+}
+
+ExitCode exitCodeForVolumeError(const Error& error) {
+  switch (error.kind()) {
+    case ErrorKind::kNotFound:
+      return error.serviceCode() == "NoSuchBucket" ? ExitCode::kNoSuchBucket : ExitCode::kNoVolume;
+    case ErrorKind::kAlreadyExists:
+      return ExitCode::kVolumeExists;
+    case ErrorKind::kPermissionDenied:
+      return ExitCode::kWrongKey;
+    case ErrorKind::kCorrupt:
+    case ErrorKind::kUnsupported:
+      return ExitCode::kVolumeCorrupt;
+    case ErrorKind::kTransient:
+    case ErrorKind::kThrottled:
+      return ExitCode::kStoreUnreachable;
+    default:
+      return ExitCode::kError;
+  }
+}
+
+Result<std::string> stagingDirFor(const config::MountConfig& config, const volume::Volume& volume) {
+  std::string base;
+  std::string dir;
+  if (!config.cache.staging_dir.empty()) {
+    dir = config.cache.staging_dir;
+  } else {
+    if (geteuid() == 0) {
+      base = "/var/lib/s3cryptfs";
+    } else if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && *state) {
+      base = std::string(state) + "/s3cryptfs";
+    } else if (const char* home = std::getenv("HOME"); home != nullptr && *home) {
+      base = std::string(home) + "/.local/state/s3cryptfs";
+    } else {
+      return Error(ErrorKind::kInvalidArgument,
+                   "no staging folder: set cache.staging_dir (-o staging_dir=PATH)");
+    }
+    dir = base + "/staging/" + toHex(volume.descriptor().volume_id);
+  }
+  // mkdir -p with 0700: staging holds ciphertext only, but its file sizes and times are still
+  // nobody else's business.
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    std::string part = dir.substr(0, pos);
+    if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Error(ErrorKind::kIo,
+                   "cannot create staging folder " + part + ": " + std::strerror(errno));
+    }
+  }
+  return dir;
+}
+
+Result<std::unique_ptr<fs::Filesystem>> openFilesystem(std::shared_ptr<volume::Volume> volume,
+                                                       const config::MountConfig& config) {
+  auto staging = stagingDirFor(config, *volume);
+  if (!staging) return staging.error();
+  fs::FilesystemOptions options;
+  options.cache_bytes = config.cache.memory_bytes;
+  options.staging_dir = *staging;
+  options.upload_concurrency = config.upload.concurrency;
+  options.part_bytes = config.upload.part_bytes;
+  options.metadata_ttl = std::chrono::milliseconds(config.cache.metadata_ttl_ms);
+  options.negative_ttl = std::chrono::milliseconds(config.cache.negative_ttl_ms);
+  options.default_uid = geteuid();
+  options.default_gid = getegid();
+  return fs::openVolumeFilesystem(std::move(volume), options);
+}
+
+}  // namespace s3cryptfs::app

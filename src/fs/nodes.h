@@ -1,0 +1,64 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "s3cryptfs/format/attributes.h"
+#include "s3cryptfs/format/chunk_codec.h"
+#include "s3cryptfs/fs/types.h"
+
+#include "staging_file.h"
+
+namespace s3cryptfs::fs {
+
+using Clock = std::chrono::steady_clock;
+
+struct OpenFile;
+
+// One inode. Every field is guarded by the filesystem's table mutex, except `file`'s own
+// contents (its mutex). A rename changes parent/name, never the inode number.
+struct Node {
+  InodeId ino = 0;
+  InodeId parent = 0;
+  std::string name;
+  format::Attributes attrs;
+  bool attrs_known = false;   // false for nodes seen only in a listing
+  bool implicit_dir = false;  // a directory without a marker object
+  bool sidecar = false;       // the attribute block lives in the sidecar object
+  std::string etag;           // of the content object, or of the marker
+  Clock::time_point fetched{};
+  uint64_t generation = 0;
+  uint64_t lookups = 0;   // kernel references (lookup, create, readdirplus) not yet forgotten
+  uint64_t children = 0;  // nodes whose parent is this one: they need our path
+  uint32_t open_handles = 0;
+  bool unlinked = false;
+  std::shared_ptr<OpenFile> file;  // while handles are open
+
+  bool isDir() const { return attrs.kind == format::NodeKind::kDirectory; }
+};
+
+// The data state of an open regular file, shared by its handles. Invariant: every chunk below
+// the current size that is not in `dirty` is byte-identical in the remote version `remote_etag`
+// (same file id, same position, same final flag), so an upload needs only the dirty chunks plus
+// server-side copies or ranged reads of the rest.
+struct OpenFile {
+  std::mutex mutex;  // lock order: namespace → open file → table
+  // Shared so a read can fetch and open chunks without holding the mutex.
+  std::shared_ptr<const format::FileCipher> cipher;
+  std::string remote_etag;   // the version staged data replaces
+  uint64_t remote_size = 0;  // its plaintext size
+  uint64_t size = 0;         // current plaintext size (authoritative while open)
+  std::set<uint64_t> dirty;  // chunks sealed in the staging file
+  std::unique_ptr<StagingFile> staging;
+  bool unlinked = false;  // content kept in staging for open handles only
+  // Sequential-read detection for readahead.
+  uint64_t next_sequential = 0;
+  uint64_t readahead_chunks = 0;
+};
+
+}  // namespace s3cryptfs::fs

@@ -1,0 +1,230 @@
+#include "staging_file.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sstream>
+#include <unistd.h>
+
+#include "s3cryptfs/crypto/random.h"
+
+namespace s3cryptfs::fs {
+
+namespace {
+
+constexpr std::string_view kJournalMagic = "s3cryptfs-journal 1";
+constexpr std::string_view kJournalSuffix = ".journal";
+constexpr std::string_view kDataSuffix = ".data";
+
+Error ioError(int err, const std::string& what) {
+  ErrorKind kind = (err == ENOSPC || err == EDQUOT) ? ErrorKind::kNoSpace : ErrorKind::kIo;
+  return Error(kind, err, what + ": " + std::strerror(err));
+}
+
+Status writeAll(int fd, const uint8_t* data, size_t size, uint64_t offset,
+                const std::string& path) {
+  while (size > 0) {
+    ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ioError(errno, "writing staging file " + path);
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return ok();
+}
+
+}  // namespace
+
+std::string encodeJournal(const JournalRecord& record) {
+  std::ostringstream out;
+  out << kJournalMagic << "\n";
+  out << "key " << toHex(asBytes(record.key)) << "\n";
+  out << "base " << (record.base_etag.empty() ? "-" : toHex(asBytes(record.base_etag))) << "\n";
+  out << "size " << record.size << "\n";
+  out << "header " << toHex(record.header) << "\n";
+  out << "attributes " << record.attributes_text << "\n";
+  // Runs of chunks ("0-15 20-20"), so a long sequential write keeps the record short.
+  out << "chunks";
+  for (size_t i = 0; i < record.chunks.size();) {
+    size_t j = i;
+    while (j + 1 < record.chunks.size() && record.chunks[j + 1] == record.chunks[j] + 1)
+      ++j;
+    out << " " << record.chunks[i] << "-" << record.chunks[j];
+    i = j + 1;
+  }
+  out << "\nend\n";
+  return out.str();
+}
+
+Result<JournalRecord> decodeJournal(std::string_view text) {
+  auto bad = [](const std::string& why) {
+    return Error(ErrorKind::kCorrupt, "staging journal: " + why);
+  };
+  std::istringstream in{std::string(text)};
+  std::string line;
+  if (!std::getline(in, line) || line != kJournalMagic) return bad("unknown header");
+  JournalRecord record;
+  bool ended = false;
+  while (std::getline(in, line)) {
+    auto space = line.find(' ');
+    std::string field = line.substr(0, space);
+    std::string value = space == std::string::npos ? "" : line.substr(space + 1);
+    Bytes bytes;
+    if (field == "key") {
+      if (!fromHex(value, bytes) || bytes.empty()) return bad("bad key");
+      record.key.assign(bytes.begin(), bytes.end());
+    } else if (field == "base") {
+      if (value != "-") {
+        if (!fromHex(value, bytes)) return bad("bad base");
+        record.base_etag.assign(bytes.begin(), bytes.end());
+      }
+    } else if (field == "size") {
+      try {
+        record.size = std::stoull(value);
+      } catch (...) {
+        return bad("bad size");
+      }
+    } else if (field == "header") {
+      if (!fromHex(value, record.header)) return bad("bad header");
+    } else if (field == "attributes") {
+      record.attributes_text = value;
+    } else if (field == "chunks") {
+      std::istringstream chunks(value);
+      std::string run;
+      while (chunks >> run) {
+        auto dash = run.find('-');
+        if (dash == std::string::npos) return bad("bad chunk run");
+        uint64_t first = 0;
+        uint64_t last = 0;
+        try {
+          first = std::stoull(run.substr(0, dash));
+          last = std::stoull(run.substr(dash + 1));
+        } catch (...) {
+          return bad("bad chunk run");
+        }
+        if (last < first || (!record.chunks.empty() && first <= record.chunks.back())) {
+          return bad("chunk runs out of order");
+        }
+        for (uint64_t c = first; c <= last; ++c)
+          record.chunks.push_back(c);
+      }
+    } else if (field == "end") {
+      ended = true;
+      break;
+    } else {
+      return bad("unknown field");
+    }
+  }
+  // A record without its end line was cut short: treat it as damaged, never half-apply it.
+  if (!ended || record.key.empty() || record.header.empty()) return bad("incomplete record");
+  return record;
+}
+
+StagingFile::StagingFile(std::string base, int fd)
+    : data_path_(base + std::string(kDataSuffix)),
+      journal_path_(base + std::string(kJournalSuffix)),
+      fd_(fd) {}
+
+StagingFile::~StagingFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::unique_ptr<StagingFile>> StagingFile::create(const std::string& dir) {
+  if (dir.empty()) {
+    return Error(ErrorKind::kInvalidArgument, "no staging folder is configured");
+  }
+  S3C_ASSIGN_OR_RETURN(Bytes id, crypto::randomBytes(12));
+  std::string base = dir + "/s3c-" + toHex(id);
+  std::string data = base + std::string(kDataSuffix);
+  int fd = ::open(data.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ioError(errno, "creating staging file " + data);
+  return std::unique_ptr<StagingFile>(new StagingFile(base, fd));
+}
+
+Result<std::unique_ptr<StagingFile>> StagingFile::adopt(const std::string& journal_path) {
+  std::string base = journal_path.substr(0, journal_path.size() - kJournalSuffix.size());
+  std::string data = base + std::string(kDataSuffix);
+  int fd = ::open(data.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return ioError(errno, "opening staging file " + data);
+  return std::unique_ptr<StagingFile>(new StagingFile(base, fd));
+}
+
+Status StagingFile::write(uint64_t offset, ByteSpan bytes) {
+  return writeAll(fd_, bytes.data(), bytes.size(), offset, data_path_);
+}
+
+Status StagingFile::read(uint64_t offset, MutableByteSpan out) const {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n =
+        ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ioError(errno, "reading staging file " + data_path_);
+    }
+    if (n == 0) {
+      return Error(ErrorKind::kCorrupt, "staging file " + data_path_ +
+                                            " is shorter than its "
+                                            "journal says");
+    }
+    done += static_cast<size_t>(n);
+  }
+  return ok();
+}
+
+Status StagingFile::writeJournal(const JournalRecord& record) {
+  std::string text = encodeJournal(record);
+  std::string temp = journal_path_ + ".tmp";
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ioError(errno, "writing staging journal " + temp);
+  Status written = writeAll(fd, asBytes(text).data(), text.size(), 0, temp);
+  ::close(fd);
+  if (!written) return written;
+  if (::rename(temp.c_str(), journal_path_.c_str()) != 0) {
+    return ioError(errno, "renaming staging journal " + temp);
+  }
+  return ok();
+}
+
+Result<JournalRecord> StagingFile::readJournal() const {
+  int fd = ::open(journal_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ioError(errno, "reading staging journal " + journal_path_);
+  std::string text;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = ::read(fd, buffer, sizeof(buffer))) > 0)
+    text.append(buffer, static_cast<size_t>(n));
+  ::close(fd);
+  return decodeJournal(text);
+}
+
+void StagingFile::dropJournal() {
+  ::unlink(journal_path_.c_str());
+}
+
+void StagingFile::discard() {
+  ::unlink(journal_path_.c_str());
+  ::unlink(data_path_.c_str());
+}
+
+std::vector<std::string> StagingFile::listJournals(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* handle = ::opendir(dir.c_str());
+  if (handle == nullptr) return out;
+  while (dirent* entry = ::readdir(handle)) {
+    std::string_view name(entry->d_name);
+    if (name.starts_with("s3c-") && name.ends_with(kJournalSuffix)) {
+      out.push_back(dir + "/" + std::string(name));
+    }
+  }
+  ::closedir(handle);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace s3cryptfs::fs

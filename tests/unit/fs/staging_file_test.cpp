@@ -1,0 +1,77 @@
+#include "staging_file.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "unit/store/store_test_support.h"
+
+namespace s3cryptfs::fs {
+namespace {
+
+JournalRecord sampleRecord() {
+  JournalRecord record;
+  record.key = "enc/key with spaces\nand newline";
+  record.base_etag = "\"abc\"";
+  record.size = 123456;
+  record.header = Bytes(64, 0x5a);
+  record.attributes_text = "AQEAAAAB+/=";
+  record.chunks = {0, 1, 2, 3, 7, 9, 10};
+  return record;
+}
+
+TEST(JournalTest, RoundTripsAndEncodesRuns) {
+  JournalRecord record = sampleRecord();
+  std::string text = encodeJournal(record);
+  EXPECT_NE(text.find("chunks 0-3 7-7 9-10\n"), std::string::npos) << text;
+  auto decoded = decodeJournal(text);
+  ASSERT_TRUE(decoded) << decoded.error().describe();
+  EXPECT_EQ(decoded->key, record.key);
+  EXPECT_EQ(decoded->base_etag, record.base_etag);
+  EXPECT_EQ(decoded->size, record.size);
+  EXPECT_EQ(decoded->header, record.header);
+  EXPECT_EQ(decoded->attributes_text, record.attributes_text);
+  EXPECT_EQ(decoded->chunks, record.chunks);
+  record.base_etag.clear();
+  EXPECT_TRUE(decodeJournal(encodeJournal(record))->base_etag.empty());
+}
+
+TEST(JournalTest, CutOrDamagedRecordsAreRefused) {
+  std::string text = encodeJournal(sampleRecord());
+  for (size_t cut : {size_t{0}, size_t{10}, text.size() / 2, text.size() - 5}) {
+    auto decoded = decodeJournal(text.substr(0, cut));
+    ASSERT_FALSE(decoded) << "cut at " << cut;
+    EXPECT_EQ(decoded.error().kind(), ErrorKind::kCorrupt);
+  }
+  std::string swapped = text;
+  swapped.replace(swapped.find("0-3"), 3, "3-0");
+  EXPECT_FALSE(decodeJournal(swapped));
+  EXPECT_FALSE(decodeJournal("something else\n"));
+}
+
+TEST(StagingFileTest, WritesReadsJournalsAndDiscards) {
+  std::string dir = store::test::freshFolder();
+  auto staging = StagingFile::create(dir);
+  ASSERT_TRUE(staging) << staging.error().describe();
+  ASSERT_TRUE((*staging)->write(1000, asBytes("sealed")));
+  Bytes out(6);
+  ASSERT_TRUE((*staging)->read(1000, out));
+  EXPECT_EQ(asChars(out), "sealed");
+  Bytes past(10);
+  EXPECT_EQ((*staging)->read(5000, past).error().kind(), ErrorKind::kCorrupt);
+  ASSERT_TRUE((*staging)->writeJournal(sampleRecord()));
+  auto journals = StagingFile::listJournals(dir);
+  ASSERT_EQ(journals.size(), 1u);
+  auto adopted = StagingFile::adopt(journals[0]);
+  ASSERT_TRUE(adopted);
+  EXPECT_EQ((*adopted)->readJournal()->size, 123456u);
+  ASSERT_TRUE((*adopted)->read(1000, out));
+  (*adopted)->discard();
+  EXPECT_TRUE(StagingFile::listJournals(dir).empty());
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+  EXPECT_FALSE(StagingFile::create(dir + "/missing"));
+  EXPECT_FALSE(StagingFile::create(""));
+}
+
+}  // namespace
+}  // namespace s3cryptfs::fs
