@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 
+#include "s3cryptfs/keys/awskms_protector.h"
 #include "s3cryptfs/keys/keyfile_protector.h"
 #include "s3cryptfs/keys/passphrase_protector.h"
 #include "s3cryptfs/keys/pkcs11_protector.h"
@@ -13,7 +14,7 @@ namespace s3cryptfs::keys {
 namespace {
 constexpr std::array<std::string_view, 7> kKnownTypes = {
     "keyfile", "passphrase", "recovery", "pkcs11", "vault", "kmip", "awskms"};
-constexpr std::array<std::string_view, 3> kReservedTypes = {"vault", "kmip", "awskms"};
+constexpr std::array<std::string_view, 2> kReservedTypes = {"vault", "kmip"};
 
 std::string knownTypes() {
   std::string out;
@@ -134,6 +135,9 @@ Result<ProtectorSpec> parseProtectorSpec(std::string_view text) {
         it != spec.options.end() && it->second != "yes" && it->second != "no") {
       return specError(text, "create-key must be yes or no");
     }
+  } else if (spec.type == "awskms") {
+    S3C_RETURN_IF_ERROR(
+        parseOptions(text, rest, {"key-id", "region", "endpoint", "profile", "ca"}, spec.options));
   } else {
     // Reserved: the options are kept for the protector that will read them.
     S3C_RETURN_IF_ERROR(parseOptions(text, rest, {}, spec.options));
@@ -141,7 +145,8 @@ Result<ProtectorSpec> parseProtectorSpec(std::string_view text) {
   return spec;
 }
 
-Result<std::unique_ptr<KeyProtector>> makeProtector(const ProtectorSpec& spec) {
+Result<std::unique_ptr<KeyProtector>> makeProtector(const ProtectorSpec& spec,
+                                                    const ProtectorOptions& options) {
   auto option = [&](const char* name) -> const std::string* {
     auto it = spec.options.find(name);
     return it == spec.options.end() ? nullptr : &it->second;
@@ -187,6 +192,16 @@ Result<std::unique_ptr<KeyProtector>> makeProtector(const ProtectorSpec& spec) {
     if (const auto* create = option("create-key")) config.create_key_if_missing = *create == "yes";
     config.pin = pinSource(spec.options);
     return std::unique_ptr<KeyProtector>(std::make_unique<Pkcs11Protector>(std::move(config)));
+  }
+  if (spec.type == "awskms") {
+    AwsKmsConfig config;
+    if (const auto* key = option("key-id")) config.key_id = *key;
+    if (const auto* region = option("region")) config.aws.region = *region;
+    if (const auto* endpoint = option("endpoint")) config.aws.endpoint_url = *endpoint;
+    if (const auto* profile = option("profile")) config.aws.profile = *profile;
+    if (const auto* ca = option("ca")) config.ca_bundle = *ca;
+    config.timeout = options.timeout;
+    return std::unique_ptr<KeyProtector>(std::make_unique<AwsKmsProtector>(std::move(config)));
   }
   for (auto reserved : kReservedTypes) {
     if (spec.type == reserved) {

@@ -82,14 +82,23 @@ TEST(ProtectorSpecTest, Pkcs11) {
 }
 
 TEST(ProtectorSpecTest, ReservedTypesParseButAreNotBuilt) {
-  for (std::string_view text :
-       {"vault:addr=https://vault:8200,key=s3c", "kmip:host=kmip.local", "awskms:key=alias/x"}) {
+  for (std::string_view text : {"vault:addr=https://vault:8200,key=s3c", "kmip:host=kmip.local"}) {
     auto spec = parsed(text);
     auto protector = makeProtector(spec);
     ASSERT_FALSE(protector) << text;
     EXPECT_EQ(protector.error().kind(), ErrorKind::kUnsupported);
   }
-  EXPECT_EQ(parsed("awskms:key=alias/x,region=eu-west-1").options.at("region"), "eu-west-1");
+}
+
+TEST(ProtectorSpecTest, AwsKmsOptions) {
+  auto spec = parsed("awskms:key-id=alias/x,region=eu-west-1,profile=p,endpoint=http://h:1,ca=/c");
+  EXPECT_EQ(spec.options.at("region"), "eu-west-1");
+  EXPECT_EQ(spec.options.at("key-id"), "alias/x");
+  auto protector = makeProtector(spec);
+  ASSERT_TRUE(protector) << protector.error().describe();
+  EXPECT_EQ((*protector)->type(), "awskms");
+  expectInvalid("awskms:key=alias/x", "unknown option 'key'");
+  expectInvalid("awskms:key-id=k,secret=s", "never accepted on the command line");
 }
 
 TEST(ProtectorSpecTest, UnknownTypeListsKnownOnes) {
