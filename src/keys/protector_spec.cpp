@@ -5,6 +5,7 @@
 
 #include "s3cryptfs/keys/awskms_protector.h"
 #include "s3cryptfs/keys/keyfile_protector.h"
+#include "s3cryptfs/keys/kmip_protector.h"
 #include "s3cryptfs/keys/passphrase_protector.h"
 #include "s3cryptfs/keys/pkcs11_protector.h"
 #include "s3cryptfs/keys/recovery_protector.h"
@@ -14,7 +15,7 @@ namespace s3cryptfs::keys {
 namespace {
 constexpr std::array<std::string_view, 7> kKnownTypes = {
     "keyfile", "passphrase", "recovery", "pkcs11", "vault", "kmip", "awskms"};
-constexpr std::array<std::string_view, 2> kReservedTypes = {"vault", "kmip"};
+constexpr std::array<std::string_view, 1> kReservedTypes = {"vault"};
 
 std::string knownTypes() {
   std::string out;
@@ -138,6 +139,37 @@ Result<ProtectorSpec> parseProtectorSpec(std::string_view text) {
   } else if (spec.type == "awskms") {
     S3C_RETURN_IF_ERROR(
         parseOptions(text, rest, {"key-id", "region", "endpoint", "profile", "ca"}, spec.options));
+  } else if (spec.type == "kmip") {
+    S3C_RETURN_IF_ERROR(parseOptions(
+        text, rest, {"host", "port", "ca", "cert", "key", "key-id", "create-key", "version"},
+        spec.options));
+    for (const char* required : {"host", "ca", "cert", "key"}) {
+      if (!spec.options.count(required)) {
+        return specError(
+            text, std::string("kmip needs host=, ca=, cert= and key= (missing ") + required + "=)");
+      }
+    }
+    if (auto it = spec.options.find("port"); it != spec.options.end()) {
+      unsigned port = 0;
+      auto [end, ec] =
+          std::from_chars(it->second.data(), it->second.data() + it->second.size(), port);
+      if (ec != std::errc() || end != it->second.data() + it->second.size() || port == 0 ||
+          port > 65535) {
+        return specError(text, "port must be 1..65535");
+      }
+    }
+    if (auto it = spec.options.find("version");
+        it != spec.options.end() && it->second != "1.4" && it->second != "2.0") {
+      return specError(text, "version must be 1.4 or 2.0");
+    }
+    if (auto it = spec.options.find("create-key");
+        it != spec.options.end() && it->second != "yes" && it->second != "no") {
+      return specError(text, "create-key must be yes or no");
+    }
+    if (spec.options.count("key-id") && spec.options.count("create-key") &&
+        spec.options.at("create-key") == "yes") {
+      return specError(text, "give key-id= or create-key=yes, not both");
+    }
   } else {
     // Reserved: the options are kept for the protector that will read them.
     S3C_RETURN_IF_ERROR(parseOptions(text, rest, {}, spec.options));
@@ -202,6 +234,23 @@ Result<std::unique_ptr<KeyProtector>> makeProtector(const ProtectorSpec& spec,
     if (const auto* ca = option("ca")) config.ca_bundle = *ca;
     config.timeout = options.timeout;
     return std::unique_ptr<KeyProtector>(std::make_unique<AwsKmsProtector>(std::move(config)));
+  }
+  if (spec.type == "kmip") {
+    KmipProtectorConfig config;
+    if (const auto* host = option("host")) config.client.host = *host;
+    if (const auto* port = option("port")) {
+      config.client.port = static_cast<uint16_t>(std::stoul(*port));  // checked when parsed
+    }
+    if (const auto* ca = option("ca")) config.client.ca_file = *ca;
+    if (const auto* cert = option("cert")) config.client.cert_file = *cert;
+    if (const auto* key = option("key")) config.client.key_file = *key;
+    if (const auto* version = option("version"); version != nullptr && *version == "2.0") {
+      config.client.version = KmipVersion{2, 0};
+    }
+    if (const auto* id = option("key-id")) config.key_id = *id;
+    if (const auto* create = option("create-key")) config.create_key = *create == "yes";
+    config.client.timeout = options.timeout;
+    return std::unique_ptr<KeyProtector>(std::make_unique<KmipProtector>(std::move(config)));
   }
   for (auto reserved : kReservedTypes) {
     if (spec.type == reserved) {

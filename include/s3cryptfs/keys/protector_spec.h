@@ -18,7 +18,9 @@ namespace s3cryptfs::keys {
 //   pkcs11:module=/path.so,token=LABEL,key=LABEL,pin-file=/path|pin-env=VAR
 //          [,mechanism=aes-gcm|aes-key-wrap-pad][,create-key=yes]
 //   awskms:key-id=ID|ARN|alias/NAME[,region=R][,endpoint=URL][,profile=P][,ca=/path.pem]
-//   vault:…, kmip:…   (reserved: parsed, not implemented yet)
+//   kmip:host=H[,port=5696],ca=/ca.pem,cert=/client.pem,key=/client.key,
+//        key-id=ID|create-key=yes[,version=1.4|2.0]
+//   vault:…   (reserved: parsed, not implemented yet)
 // Secrets are never accepted inline: only where to find them.
 struct ProtectorSpec {
   std::string type;

@@ -82,12 +82,25 @@ TEST(ProtectorSpecTest, Pkcs11) {
 }
 
 TEST(ProtectorSpecTest, ReservedTypesParseButAreNotBuilt) {
-  for (std::string_view text : {"vault:addr=https://vault:8200,key=s3c", "kmip:host=kmip.local"}) {
+  for (std::string_view text : {"vault:addr=https://vault:8200,key=s3c"}) {
     auto spec = parsed(text);
     auto protector = makeProtector(spec);
     ASSERT_FALSE(protector) << text;
     EXPECT_EQ(protector.error().kind(), ErrorKind::kUnsupported);
   }
+}
+
+TEST(ProtectorSpecTest, KmipOptions) {
+  auto spec = parsed("kmip:host=kms.example,port=5697,ca=/ca,cert=/c,key=/k,key-id=42,version=2.0");
+  EXPECT_EQ(spec.options.at("key-id"), "42");
+  auto protector = makeProtector(spec);
+  ASSERT_TRUE(protector) << protector.error().describe();
+  EXPECT_EQ((*protector)->type(), "kmip");
+  expectInvalid("kmip:host=h,ca=/ca,cert=/c", "missing key=");
+  expectInvalid("kmip:host=h,ca=/ca,cert=/c,key=/k,port=70000", "port must be");
+  expectInvalid("kmip:host=h,ca=/ca,cert=/c,key=/k,version=1.2", "version must be 1.4 or 2.0");
+  expectInvalid("kmip:host=h,ca=/ca,cert=/c,key=/k,key-id=1,create-key=yes", "not both");
+  expectInvalid("kmip:host=h,ca=/ca,cert=/c,key=/k,password=x", "never accepted");
 }
 
 TEST(ProtectorSpecTest, AwsKmsOptions) {
