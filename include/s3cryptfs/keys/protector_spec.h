@@ -20,7 +20,9 @@ namespace s3cryptfs::keys {
 //   awskms:key-id=ID|ARN|alias/NAME[,region=R][,endpoint=URL][,profile=P][,ca=/path.pem]
 //   kmip:host=H[,port=5696],ca=/ca.pem,cert=/client.pem,key=/client.key,
 //        key-id=ID|create-key=yes[,version=1.4|2.0]
-//   vault:…   (reserved: parsed, not implemented yet)
+//   vault:[addr=URL,]key=NAME[,token-file=/path|token-env=VAR|k8s-role=ROLE[,k8s-jwt=/path]
+//         [,k8s-mount=kubernetes]][,namespace=NS][,ca=/ca.pem][,mount=transit]
+//         (addr defaults to $VAULT_ADDR, the token to $VAULT_TOKEN)
 // Secrets are never accepted inline: only where to find them.
 struct ProtectorSpec {
   std::string type;
@@ -38,7 +40,7 @@ struct ProtectorOptions {
   std::chrono::milliseconds timeout{10000};
 };
 
-// The protector a spec names. kUnsupported for the reserved types.
+// The protector a spec names.
 Result<std::unique_ptr<KeyProtector>> makeProtector(const ProtectorSpec& spec,
                                                     const ProtectorOptions& options = {});
 

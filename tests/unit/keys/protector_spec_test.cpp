@@ -81,13 +81,19 @@ TEST(ProtectorSpecTest, Pkcs11) {
   expectInvalid("pkcs11:token=T,token=U,key=K", "given twice");
 }
 
-TEST(ProtectorSpecTest, ReservedTypesParseButAreNotBuilt) {
-  for (std::string_view text : {"vault:addr=https://vault:8200,key=s3c"}) {
-    auto spec = parsed(text);
-    auto protector = makeProtector(spec);
-    ASSERT_FALSE(protector) << text;
-    EXPECT_EQ(protector.error().kind(), ErrorKind::kUnsupported);
-  }
+TEST(ProtectorSpecTest, VaultOptions) {
+  auto spec = parsed("vault:addr=https://vault:8200,key=s3c,k8s-role=node,namespace=ns,ca=/c");
+  EXPECT_EQ(spec.options.at("k8s-role"), "node");
+  auto protector = makeProtector(spec);
+  ASSERT_TRUE(protector) << protector.error().describe();
+  EXPECT_EQ((*protector)->type(), "vault");
+  expectInvalid("vault:addr=https://v", "vault needs key=");
+  expectInvalid("vault:key=k,token-file=/t,token-env=T", "give one of");
+  expectInvalid("vault:key=k,k8s-jwt=/j", "need k8s-role=");
+  expectInvalid("vault:key=k,token=s.abc", "use token-file= or token-env=");
+  auto echoed = parseProtectorSpec("vault:key=k,token=s.abc");
+  ASSERT_FALSE(echoed);
+  EXPECT_EQ(echoed.error().message().find("s.abc"), std::string::npos);
 }
 
 TEST(ProtectorSpecTest, KmipOptions) {
