@@ -1,12 +1,15 @@
 // KMIP protector against the PyKMIP server of the `servers` fixture (tests/servers/pykmip.sh):
 // mutual TLS with certificates made at its start, keys created through KMIP by each test.
 #include <chrono>
+#include <fstream>
+#include <mutex>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include "s3cryptfs/core/log.h"
 #include "s3cryptfs/keys/kmip_client.h"
 #include "s3cryptfs/keys/kmip_protector.h"
 #include "s3cryptfs/keys/protector_spec.h"
@@ -178,6 +181,46 @@ TEST_P(KmipPyKmipTest, SpecBuildsAWorkingProtector) {
   auto key = (*protector)->unwrap(*wrapped, testContext());
   ASSERT_TRUE(key) << key.error().describe();
   EXPECT_TRUE(key->equals(testVolumeKey()));
+}
+
+// The volume key (raw, hex, base64) and the client's private key never reach the log, through
+// success and failure, at trace level.
+TEST_P(KmipPyKmipTest, NoSecretReachesTheLog) {
+  auto saved = spdlog::default_logger();
+  std::mutex mutex;
+  std::string captured;
+  log::setLevel(log::Level::kTrace);
+  log::toCallback([&](std::string_view line) {
+    std::lock_guard lock(mutex);
+    captured.append(line);
+  });
+  SecureBuffer volume_key = testing::testVolumeKey(0x33);
+  std::vector<std::string> errors;
+  KmipProtector protector(creating());
+  auto wrapped = protector.wrap(volume_key, testContext());
+  if (wrapped) {
+    auto key = protector.unwrap(*wrapped, testContext());
+    if (!key) errors.push_back(key.error().describe());
+    auto wrong = protector.unwrap(*wrapped, testing::otherVolume());
+    if (!wrong) errors.push_back(wrong.error().describe());
+  }
+  for (const auto& e : errors)
+    log::error("{}", e);
+  spdlog::set_default_logger(saved);
+  log::setLevel(log::Level::kInfo);
+  ASSERT_TRUE(wrapped) << wrapped.error().describe();
+  EXPECT_EQ(errors.size(), 1u);  // only the wrong context
+  std::ifstream key_file(server_.key);
+  std::string pem((std::istreambuf_iterator<char>(key_file)), std::istreambuf_iterator<char>());
+  std::vector<std::string> secrets = {std::string(asChars(volume_key.span())),
+                                      toHex(volume_key.span()), toBase64(volume_key.span()),
+                                      pem.substr(pem.find('\n') + 1, 64)};
+  std::lock_guard lock(mutex);
+  EXPECT_NE(captured.find("created and activated"), std::string::npos);  // the capture works
+  for (const auto& s : secrets) {
+    ASSERT_GE(s.size(), 16u);
+    EXPECT_EQ(captured.find(s), std::string::npos) << "a secret appears in the log";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, KmipPyKmipTest,
