@@ -118,7 +118,7 @@ struct TlsStream::State {
                                            : reason));
       }
       return Error(ErrorKind::kIo,
-                   "TLS " + where + ": " + during + " failed: " + takeOpensslReason());
+                   "TLS " + where + ": failed " + during + ": " + takeOpensslReason());
     }
   }
 };
