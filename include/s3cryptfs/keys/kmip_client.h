@@ -13,17 +13,12 @@
 #include "s3cryptfs/core/result.h"
 #include "s3cryptfs/core/secure_buffer.h"
 #include "s3cryptfs/crypto/tls_stream.h"
+#include "s3cryptfs/keys/kmip_messages.h"
 #include "s3cryptfs/keys/kmip_ttlv.h"
 
 namespace s3cryptfs::keys {
 
 inline constexpr uint16_t kKmipDefaultPort = 5696;  // IANA "kmip"
-
-struct KmipVersion {
-  int major = 1;
-  int minor = 4;
-  std::string text() const { return std::to_string(major) + "." + std::to_string(minor); }
-};
 
 struct KmipClientConfig {
   std::string host;
@@ -45,13 +40,6 @@ inline constexpr uint32_t kCryptographicFailure = 0x0A;
 inline constexpr uint32_t kPermissionDenied = 0x0C;
 inline constexpr uint32_t kGeneralFailure = 0x100;
 }  // namespace kmip::reason
-
-// Revocation Reason Code values (KMIP 1.4 §9.1.3.2.19).
-enum class KmipRevocationReason : uint32_t {
-  kUnspecified = 0x01,
-  kKeyCompromise = 0x02,
-  kCessationOfOperation = 0x06,
-};
 
 // One TLS session with a KMIP server. A failed operation is an Error whose serviceCode() names
 // the Result Reason ("Item Not Found", ...) and whose httpStatus() carries its numeric value;
