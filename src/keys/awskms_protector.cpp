@@ -129,12 +129,21 @@ Result<http::AwsSettings> kmsSettings(const AwsKmsConfig& config,
   return settings;
 }
 
+// ca= of the spec, else AWS_CA_BUNDLE as the AWS CLI reads it; empty: the system's CAs.
+std::string caBundle(const AwsKmsConfig& config) {
+  if (!config.ca_bundle.empty()) return config.ca_bundle;
+  const http::Environment environment =
+      config.environment ? *config.environment : http::processEnvironment();
+  auto it = environment.find("AWS_CA_BUNDLE");
+  return it == environment.end() ? std::string() : it->second;
+}
+
 // One KMS call. `body` is scrubbed by the caller; the response body is scrubbed here once
 // parsed (a Decrypt response holds the plaintext key).
 Result<json> callKms(const AwsKmsConfig& config, const http::AwsSettings& settings,
                      const std::string& operation, const std::string& key,
                      const std::string& body) {
-  S3C_ASSIGN_OR_RETURN(auto client, detail::makeRemoteClient(config.timeout, config.ca_bundle));
+  S3C_ASSIGN_OR_RETURN(auto client, detail::makeRemoteClient(config.timeout, caBundle(config)));
   http::Request request;
   request.method = "POST";
   request.url = settings.endpoint_url + "/";

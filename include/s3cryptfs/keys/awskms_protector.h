@@ -21,7 +21,7 @@ struct AwsKmsConfig {
   // The environment the AWS settings are read from; nullopt: the process environment.
   std::optional<http::Environment> environment;
   std::chrono::milliseconds timeout{10000};  // each KMS call, connection included
-  std::string ca_bundle;                     // empty: the system's CA certificates
+  std::string ca_bundle;  // PEM CA file for HTTPS; empty: $AWS_CA_BUNDLE, else the system's
 };
 
 // Wraps the volume key with AWS KMS Encrypt, unwraps with Decrypt (JSON 1.1 protocol, SigV4).

@@ -14,6 +14,7 @@
 #include "s3cryptfs/keys/protector_spec.h"
 
 #include "support/fake_http_server.h"
+#include "support/fake_vault_transit.h"
 #include "unit/keys/keys_test_support.h"
 
 namespace s3cryptfs::keys {
@@ -294,6 +295,35 @@ TEST(AwsKmsProtectorTest, ProfileFromTheSharedCredentialsFile) {
   config.aws.profile = "kms-user";
   auto wrapped = AwsKmsProtector(config).wrap(testVolumeKey(), testContext());
   ASSERT_TRUE(wrapped) << wrapped.error().describe();
+}
+
+// An HTTPS endpoint with a self-signed certificate (the fake Vault: any HTTPS server does, the
+// request never gets past TLS unless the CA is trusted): refused with the system CAs, reached
+// with AWS_CA_BUNDLE naming the certificate.
+TEST(AwsKmsProtectorTest, CaBundleFromTheEnvironment) {
+  testing::TempDir dir;
+  std::string cert = dir.file("c.crt");
+  std::string key = dir.file("c.key");
+  std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+      key + " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  test::FakeVaultOptions options;
+  options.cert_file = cert;
+  options.key_file = key;
+  test::FakeVaultTransit https(options);
+  FakeHttpServer unused;
+  AwsKmsConfig config = configFor(unused);
+  config.aws.endpoint_url = https.address();
+  auto untrusted = AwsKmsProtector(config).wrap(testVolumeKey(), testContext());
+  ASSERT_FALSE(untrusted);
+  EXPECT_EQ(untrusted.error().kind(), ErrorKind::kInvalidArgument) << untrusted.error().describe();
+  (*config.environment)["AWS_CA_BUNDLE"] = cert;
+  auto trusted = AwsKmsProtector(config).wrap(testVolumeKey(), testContext());
+  ASSERT_FALSE(trusted);  // TLS passed; the fake Vault has no KMS API
+  EXPECT_NE(trusted.error().message().find("HTTP 404"), std::string::npos)
+      << trusted.error().describe();
 }
 
 TEST(AwsKmsProtectorTest, SpecBuildsTheProtectorWithTheTimeout) {
