@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,6 +66,44 @@ bool waitFor(int fd, bool for_write, TlsStream::Clock::time_point deadline) {
   }
 }
 
+// A write to a connection the peer has closed raises SIGPIPE, which kills a process that has
+// not ignored it (a CLI command, unlike the FUSE daemon). OpenSSL writes with write(2), so no
+// MSG_NOSIGNAL: block SIGPIPE on this thread around our writes and discard one we caused.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    ::sigpending(&pending);
+    already_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    ::pthread_sigmask(SIG_BLOCK, &pipe_only, &saved_);
+  }
+  ~SigpipeGuard() {
+    sigset_t pending;
+    sigemptyset(&pending);
+    ::sigpending(&pending);
+    if (!already_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+      sigset_t pipe_only;
+      sigemptyset(&pipe_only);
+      sigaddset(&pipe_only, SIGPIPE);
+      timespec zero{};
+      ::sigtimedwait(&pipe_only, nullptr, &zero);
+    }
+    ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+  SigpipeGuard(SigpipeGuard&&) = delete;
+  SigpipeGuard& operator=(SigpipeGuard&&) = delete;
+
+ private:
+  sigset_t saved_{};
+  bool already_pending_ = false;
+};
+
 bool isIpAddress(const std::string& host) {
   in6_addr v6{};
   in_addr v4{};
@@ -78,7 +118,10 @@ struct TlsStream::State {
   std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx;
   std::unique_ptr<SSL, SslDeleter> ssl;
   ~State() {
-    if (ssl) SSL_shutdown(ssl.get());  // best effort close_notify; never waits
+    if (ssl) {
+      SigpipeGuard guard;
+      SSL_shutdown(ssl.get());  // best effort close_notify; never waits
+    }
     ssl.reset();
     if (fd >= 0) ::close(fd);
   }
@@ -209,6 +252,7 @@ Result<std::unique_ptr<TlsStream>> TlsStream::connect(const TlsClientOptions& op
     SSL_set1_host(state->ssl.get(), options.host.c_str());
   }
   SSL* ssl = state->ssl.get();
+  SigpipeGuard guard;
   auto handshake = state->drive([ssl] { return SSL_connect(ssl); }, "in the handshake", deadline);
   if (!handshake) {
     long verify = SSL_get_verify_result(ssl);
@@ -232,6 +276,7 @@ Result<std::unique_ptr<TlsStream>> TlsStream::connect(const TlsClientOptions& op
 }
 
 Status TlsStream::writeAll(ByteSpan data, Clock::time_point deadline) {
+  SigpipeGuard guard;
   size_t done = 0;
   SSL* ssl = state_->ssl.get();
   while (done < data.size()) {
