@@ -129,7 +129,8 @@ TEST(AwsKmsProtectorTest, SessionTokenIsSent) {
   server.setHandler(fakeKms);
   AwsKmsProtector protector(configFor(server, "AKIDGOOD", "session-token-1"));
   ASSERT_TRUE(protector.wrap(testVolumeKey(), testContext()));
-  const std::string* token = server.received().at(0).header("x-amz-security-token");
+  auto requests = server.received();  // header() points into it
+  const std::string* token = requests.at(0).header("x-amz-security-token");
   ASSERT_NE(token, nullptr);
   EXPECT_EQ(*token, "session-token-1");
 }
