@@ -3,17 +3,19 @@
 #include <array>
 #include <charconv>
 
+#include "s3cryptfs/keys/awskms_protector.h"
 #include "s3cryptfs/keys/keyfile_protector.h"
+#include "s3cryptfs/keys/kmip_protector.h"
 #include "s3cryptfs/keys/passphrase_protector.h"
 #include "s3cryptfs/keys/pkcs11_protector.h"
 #include "s3cryptfs/keys/recovery_protector.h"
+#include "s3cryptfs/keys/vault_protector.h"
 
 namespace s3cryptfs::keys {
 
 namespace {
 constexpr std::array<std::string_view, 7> kKnownTypes = {
     "keyfile", "passphrase", "recovery", "pkcs11", "vault", "kmip", "awskms"};
-constexpr std::array<std::string_view, 3> kReservedTypes = {"vault", "kmip", "awskms"};
 
 std::string knownTypes() {
   std::string out;
@@ -42,12 +44,20 @@ Status parseOptions(std::string_view spec_text, std::string_view list,
       return specError(spec_text, "expected key=value, got '" + std::string(item) + "'");
     }
     std::string key(item.substr(0, eq));
-    if (key == "pin" || key == "passphrase" || key == "password" || key == "secret") {
+    bool allowed_name = false;
+    for (auto a : allowed)
+      allowed_name = allowed_name || a == key;
+    // "token" names a PKCS#11 token label, but a Vault token anywhere else.
+    if (!allowed_name && (key == "pin" || key == "passphrase" || key == "password" ||
+                          key == "secret" || key == "token" || key == "jwt")) {
       // Said without echoing the value: it is a secret that was just put on a command line.
-      return specError(spec_text.substr(0, spec_text.find(':')),
-                       std::string("secrets are never accepted on the command line; use ") +
-                           (key == "pin" ? "pin-file= or pin-env=" : "file= or env=") +
-                           " (or a prompt)");
+      const char* instead = key == "pin"     ? "pin-file= or pin-env= (or a prompt)"
+                            : key == "token" ? "token-file= or token-env="
+                            : key == "jwt"   ? "k8s-jwt=/path"
+                                             : "file= or env= (or a prompt)";
+      return specError(
+          spec_text.substr(0, spec_text.find(':')),
+          std::string("secrets are never accepted on the command line; use ") + instead);
     }
     bool known = allowed.size() == 0;
     for (auto a : allowed)
@@ -134,14 +144,60 @@ Result<ProtectorSpec> parseProtectorSpec(std::string_view text) {
         it != spec.options.end() && it->second != "yes" && it->second != "no") {
       return specError(text, "create-key must be yes or no");
     }
-  } else {
-    // Reserved: the options are kept for the protector that will read them.
-    S3C_RETURN_IF_ERROR(parseOptions(text, rest, {}, spec.options));
+  } else if (spec.type == "awskms") {
+    S3C_RETURN_IF_ERROR(
+        parseOptions(text, rest, {"key-id", "region", "endpoint", "profile", "ca"}, spec.options));
+  } else if (spec.type == "kmip") {
+    S3C_RETURN_IF_ERROR(parseOptions(
+        text, rest, {"host", "port", "ca", "cert", "key", "key-id", "create-key", "version"},
+        spec.options));
+    for (const char* required : {"host", "ca", "cert", "key"}) {
+      if (!spec.options.count(required)) {
+        return specError(
+            text, std::string("kmip needs host=, ca=, cert= and key= (missing ") + required + "=)");
+      }
+    }
+    if (auto it = spec.options.find("port"); it != spec.options.end()) {
+      unsigned port = 0;
+      auto [end, ec] =
+          std::from_chars(it->second.data(), it->second.data() + it->second.size(), port);
+      if (ec != std::errc() || end != it->second.data() + it->second.size() || port == 0 ||
+          port > 65535) {
+        return specError(text, "port must be 1..65535");
+      }
+    }
+    if (auto it = spec.options.find("version");
+        it != spec.options.end() && it->second != "1.4" && it->second != "2.0") {
+      return specError(text, "version must be 1.4 or 2.0");
+    }
+    if (auto it = spec.options.find("create-key");
+        it != spec.options.end() && it->second != "yes" && it->second != "no") {
+      return specError(text, "create-key must be yes or no");
+    }
+    if (spec.options.count("key-id") && spec.options.count("create-key") &&
+        spec.options.at("create-key") == "yes") {
+      return specError(text, "give key-id= or create-key=yes, not both");
+    }
+  } else if (spec.type == "vault") {
+    S3C_RETURN_IF_ERROR(parseOptions(text, rest,
+                                     {"addr", "key", "mount", "namespace", "ca", "token-file",
+                                      "token-env", "k8s-role", "k8s-jwt", "k8s-mount"},
+                                     spec.options));
+    if (!spec.options.count("key")) return specError(text, "vault needs key=TRANSIT_KEY_NAME");
+    int sources =
+        static_cast<int>(spec.options.count("token-file") + spec.options.count("token-env") +
+                         spec.options.count("k8s-role"));
+    if (sources > 1) return specError(text, "give one of token-file=, token-env=, k8s-role=");
+    if ((spec.options.count("k8s-jwt") || spec.options.count("k8s-mount")) &&
+        !spec.options.count("k8s-role")) {
+      return specError(text, "k8s-jwt= and k8s-mount= need k8s-role=");
+    }
   }
   return spec;
 }
 
-Result<std::unique_ptr<KeyProtector>> makeProtector(const ProtectorSpec& spec) {
+Result<std::unique_ptr<KeyProtector>> makeProtector(const ProtectorSpec& spec,
+                                                    const ProtectorOptions& options) {
   auto option = [&](const char* name) -> const std::string* {
     auto it = spec.options.find(name);
     return it == spec.options.end() ? nullptr : &it->second;
@@ -188,11 +244,47 @@ Result<std::unique_ptr<KeyProtector>> makeProtector(const ProtectorSpec& spec) {
     config.pin = pinSource(spec.options);
     return std::unique_ptr<KeyProtector>(std::make_unique<Pkcs11Protector>(std::move(config)));
   }
-  for (auto reserved : kReservedTypes) {
-    if (spec.type == reserved) {
-      return Error(ErrorKind::kUnsupported,
-                   "protector type '" + spec.type + "' is reserved but not implemented yet");
+  if (spec.type == "awskms") {
+    AwsKmsConfig config;
+    if (const auto* key = option("key-id")) config.key_id = *key;
+    if (const auto* region = option("region")) config.aws.region = *region;
+    if (const auto* endpoint = option("endpoint")) config.aws.endpoint_url = *endpoint;
+    if (const auto* profile = option("profile")) config.aws.profile = *profile;
+    if (const auto* ca = option("ca")) config.ca_bundle = *ca;
+    config.timeout = options.timeout;
+    return std::unique_ptr<KeyProtector>(std::make_unique<AwsKmsProtector>(std::move(config)));
+  }
+  if (spec.type == "kmip") {
+    KmipProtectorConfig config;
+    if (const auto* host = option("host")) config.client.host = *host;
+    if (const auto* port = option("port")) {
+      config.client.port = static_cast<uint16_t>(std::stoul(*port));  // checked when parsed
     }
+    if (const auto* ca = option("ca")) config.client.ca_file = *ca;
+    if (const auto* cert = option("cert")) config.client.cert_file = *cert;
+    if (const auto* key = option("key")) config.client.key_file = *key;
+    if (const auto* version = option("version"); version != nullptr && *version == "2.0") {
+      config.client.version = KmipVersion{2, 0};
+    }
+    if (const auto* id = option("key-id")) config.key_id = *id;
+    if (const auto* create = option("create-key")) config.create_key = *create == "yes";
+    config.client.timeout = options.timeout;
+    return std::unique_ptr<KeyProtector>(std::make_unique<KmipProtector>(std::move(config)));
+  }
+  if (spec.type == "vault") {
+    VaultConfig config;
+    if (const auto* addr = option("addr")) config.address = *addr;
+    if (const auto* key = option("key")) config.key = *key;
+    if (const auto* mount = option("mount")) config.mount = *mount;
+    if (const auto* ns = option("namespace")) config.namespace_ = *ns;
+    if (const auto* ca = option("ca")) config.ca_bundle = *ca;
+    if (const auto* file = option("token-file")) config.auth.token_file = *file;
+    if (const auto* env = option("token-env")) config.auth.token_env = *env;
+    if (const auto* role = option("k8s-role")) config.auth.k8s_role = *role;
+    if (const auto* jwt = option("k8s-jwt")) config.auth.k8s_jwt_file = *jwt;
+    if (const auto* mount = option("k8s-mount")) config.auth.k8s_mount = *mount;
+    config.timeout = options.timeout;
+    return std::unique_ptr<KeyProtector>(std::make_unique<VaultProtector>(std::move(config)));
   }
   return Error(ErrorKind::kInvalidArgument,
                "unknown protector type '" + spec.type + "' (known: " + knownTypes() + ")");

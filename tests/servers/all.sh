@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Starts / stops the three S3 test servers in parallel, each in a subfolder of DIR.
+# Starts / stops the test servers in parallel, each in a subfolder of DIR: the three S3 servers
+# and the PyKMIP key server.
 #
-#   all.sh start DIR [--servers ceph,moto,s3rver] [--ceph-bluestore SIZE_GB]
+#   all.sh start DIR [--servers ceph,moto,s3rver,pykmip] [--ceph-bluestore SIZE_GB]
 #   all.sh stop DIR
 #
-# start: DIR/ceph, DIR/moto, DIR/s3rver hold each server's state and logs; DIR/env is the
+# start: DIR/ceph, DIR/moto, DIR/s3rver, DIR/pykmip hold each server's state and logs; DIR/env is the
 # concatenation of their env files (written only when all came up). If one does not come up in
 # time (ceph 120 s, the others 30 s), all.sh stops every server it started, prints the tail of
 # the failing server's log and exits non-zero. stop is idempotent.
@@ -13,11 +14,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 S3C_SERVER_NAME=all
 . "$here/lib.sh"
 
-usage() { echo "usage: $0 start DIR [--servers ceph,moto,s3rver] [--ceph-bluestore SIZE_GB] | stop DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start DIR [--servers ceph,moto,s3rver,pykmip] [--ceph-bluestore SIZE_GB] | stop DIR" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 cmd=$1; dir=$(s3c_abs "$2"); shift 2
 
-all_servers=(ceph moto s3rver)
+all_servers=(ceph moto s3rver pykmip)
 script_of() { case $1 in ceph) echo "$here/ceph-rgw.sh" ;; *) echo "$here/$1.sh" ;; esac; }
 timeout_of() { case $1 in ceph) echo 120 ;; *) echo 30 ;; esac; }
 
@@ -49,7 +50,7 @@ start_all() {
   declare -A job
   local s args
   for s in "${servers[@]}"; do
-    case $s in ceph|moto|s3rver) ;; *) s3c_die "unknown server '$s'" ;; esac
+    case $s in ceph|moto|s3rver|pykmip) ;; *) s3c_die "unknown server '$s'" ;; esac
     mkdir -p "$dir/$s"
     args=(--timeout "$(timeout_of "$s")")
     [ "$s" = ceph ] && [ -n "$bluestore" ] && args+=(--bluestore "$bluestore")

@@ -68,6 +68,25 @@ TEST_P(TestServersFixture, EnvFileDescribesAnAnsweringServer) {
 INSTANTIATE_TEST_SUITE_P(All, TestServersFixture,
                          ::testing::ValuesIn(s3cryptfs::test::testServerNames()));
 
+// PyKMIP: the env file names a listening port and readable certificate files.
+TEST(TestServers, KmipServerIsDescribedAndListens) {
+  const auto kmip = s3cryptfs::test::requireKmipServer();
+  EXPECT_EQ(kmip.host, "127.0.0.1");
+  for (const std::string& file :
+       {kmip.ca, kmip.cert, kmip.key, kmip.other_cert, kmip.other_key, kmip.wrong_ca}) {
+    EXPECT_TRUE(std::ifstream(file).good()) << file;
+  }
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(std::atoi(kmip.port.c_str())));
+  ASSERT_EQ(::inet_pton(AF_INET, kmip.host.c_str(), &addr.sin_addr), 1);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
+      << "nothing listens on " << kmip.host << ":" << kmip.port;
+  ::close(fd);
+}
+
 TEST(TestServers, MissingServerIsAnErrorWithAClearMessage) {
   EXPECT_FALSE(s3cryptfs::test::testServer("no-such-server").has_value());
   const std::string msg = s3cryptfs::test::missingTestServerMessage("no-such-server");

@@ -132,6 +132,36 @@ S3TestServer requireTestServer(const std::string& name) {
   return *s;
 }
 
+std::optional<KmipTestServer> testKmipServer() {
+  const bool use_env = !getenvString("S3C_PYKMIP_HOST").empty();
+  std::map<std::string, std::string> file;
+  if (!use_env) file = readTestServersEnv();
+  auto get = [&](const std::string& field) -> std::string {
+    if (use_env) return getenvString("S3C_PYKMIP_" + field);
+    auto it = file.find("S3C_PYKMIP_" + field);
+    return it != file.end() ? it->second : std::string();
+  };
+  KmipTestServer s{get("HOST"), get("PORT"),       get("CA"),        get("CERT"),
+                   get("KEY"),  get("OTHER_CERT"), get("OTHER_KEY"), get("WRONG_CA")};
+  if (s.host.empty() || s.port.empty() || s.ca.empty() || s.cert.empty() || s.key.empty()) {
+    return std::nullopt;
+  }
+  return s;
+}
+
+KmipTestServer requireKmipServer() {
+  auto s = testKmipServer();
+  if (!s) {
+    throw std::runtime_error(
+        "KMIP test server not available: no complete S3C_PYKMIP_* entries (HOST, PORT, CA, "
+        "CERT, KEY) in " +
+        testServersEnvPath() +
+        ". Run the tests through ctest (the 'servers' fixture starts PyKMIP), or start it with "
+        "`bash tests/servers/pykmip.sh start DIR` and set S3C_TEST_SERVERS_ENV=DIR/env.");
+  }
+  return *s;
+}
+
 std::string uniquePrefix(const std::string& test_name) {
   std::string clean;
   clean.reserve(test_name.size());

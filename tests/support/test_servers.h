@@ -53,6 +53,22 @@ std::string missingTestServerMessage(const std::string& name);
 // testServer(name), or throws std::runtime_error(missingTestServerMessage(name)).
 S3TestServer requireTestServer(const std::string& name);
 
+// The PyKMIP server of the fixture (tests/servers/pykmip.sh), from the same env file (or, when
+// S3C_PYKMIP_HOST is set in the process environment, from the environment):
+//   S3C_PYKMIP_HOST, _PORT, _CA, _CERT, _KEY, _OTHER_CERT, _OTHER_KEY, _WRONG_CA
+struct KmipTestServer {
+  std::string host;
+  std::string port;
+  std::string ca;          // the CA that signed the server and client certificates
+  std::string cert, key;   // client "s3cryptfs-test"
+  std::string other_cert;  // client "s3cryptfs-other" (another identity, same CA)
+  std::string other_key;
+  std::string wrong_ca;  // a CA that signed nothing here
+};
+std::optional<KmipTestServer> testKmipServer();
+// testKmipServer(), or throws std::runtime_error with what is missing and what to do.
+KmipTestServer requireKmipServer();
+
 // A fresh key prefix for one test, so tests sharing a bucket never collide:
 // "s3c-tests/<test_name sanitised>-<UTC yyyymmddThhmmss>-<16 random hex>/" (ends with '/').
 std::string uniquePrefix(const std::string& test_name);

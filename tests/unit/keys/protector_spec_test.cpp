@@ -81,15 +81,43 @@ TEST(ProtectorSpecTest, Pkcs11) {
   expectInvalid("pkcs11:token=T,token=U,key=K", "given twice");
 }
 
-TEST(ProtectorSpecTest, ReservedTypesParseButAreNotBuilt) {
-  for (std::string_view text :
-       {"vault:addr=https://vault:8200,key=s3c", "kmip:host=kmip.local", "awskms:key=alias/x"}) {
-    auto spec = parsed(text);
-    auto protector = makeProtector(spec);
-    ASSERT_FALSE(protector) << text;
-    EXPECT_EQ(protector.error().kind(), ErrorKind::kUnsupported);
-  }
-  EXPECT_EQ(parsed("awskms:key=alias/x,region=eu-west-1").options.at("region"), "eu-west-1");
+TEST(ProtectorSpecTest, VaultOptions) {
+  auto spec = parsed("vault:addr=https://vault:8200,key=s3c,k8s-role=node,namespace=ns,ca=/c");
+  EXPECT_EQ(spec.options.at("k8s-role"), "node");
+  auto protector = makeProtector(spec);
+  ASSERT_TRUE(protector) << protector.error().describe();
+  EXPECT_EQ((*protector)->type(), "vault");
+  expectInvalid("vault:addr=https://v", "vault needs key=");
+  expectInvalid("vault:key=k,token-file=/t,token-env=T", "give one of");
+  expectInvalid("vault:key=k,k8s-jwt=/j", "need k8s-role=");
+  expectInvalid("vault:key=k,token=s.abc", "use token-file= or token-env=");
+  auto echoed = parseProtectorSpec("vault:key=k,token=s.abc");
+  ASSERT_FALSE(echoed);
+  EXPECT_EQ(echoed.error().message().find("s.abc"), std::string::npos);
+}
+
+TEST(ProtectorSpecTest, KmipOptions) {
+  auto spec = parsed("kmip:host=kms.example,port=5697,ca=/ca,cert=/c,key=/k,key-id=42,version=2.0");
+  EXPECT_EQ(spec.options.at("key-id"), "42");
+  auto protector = makeProtector(spec);
+  ASSERT_TRUE(protector) << protector.error().describe();
+  EXPECT_EQ((*protector)->type(), "kmip");
+  expectInvalid("kmip:host=h,ca=/ca,cert=/c", "missing key=");
+  expectInvalid("kmip:host=h,ca=/ca,cert=/c,key=/k,port=70000", "port must be");
+  expectInvalid("kmip:host=h,ca=/ca,cert=/c,key=/k,version=1.2", "version must be 1.4 or 2.0");
+  expectInvalid("kmip:host=h,ca=/ca,cert=/c,key=/k,key-id=1,create-key=yes", "not both");
+  expectInvalid("kmip:host=h,ca=/ca,cert=/c,key=/k,password=x", "never accepted");
+}
+
+TEST(ProtectorSpecTest, AwsKmsOptions) {
+  auto spec = parsed("awskms:key-id=alias/x,region=eu-west-1,profile=p,endpoint=http://h:1,ca=/c");
+  EXPECT_EQ(spec.options.at("region"), "eu-west-1");
+  EXPECT_EQ(spec.options.at("key-id"), "alias/x");
+  auto protector = makeProtector(spec);
+  ASSERT_TRUE(protector) << protector.error().describe();
+  EXPECT_EQ((*protector)->type(), "awskms");
+  expectInvalid("awskms:key=alias/x", "unknown option 'key'");
+  expectInvalid("awskms:key-id=k,secret=s", "never accepted on the command line");
 }
 
 TEST(ProtectorSpecTest, UnknownTypeListsKnownOnes) {

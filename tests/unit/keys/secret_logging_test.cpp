@@ -5,11 +5,15 @@
 #include <gtest/gtest.h>
 
 #include "s3cryptfs/core/log.h"
+#include "s3cryptfs/keys/awskms_protector.h"
 #include "s3cryptfs/keys/keyfile_protector.h"
 #include "s3cryptfs/keys/passphrase_protector.h"
 #include "s3cryptfs/keys/pkcs11_protector.h"
 #include "s3cryptfs/keys/recovery_protector.h"
+#include "s3cryptfs/keys/vault_protector.h"
 
+#include "support/fake_http_server.h"
+#include "support/fake_vault_transit.h"
 #include "unit/keys/keys_test_support.h"
 #include "unit/keys/softhsm_fixture.h"
 
@@ -126,6 +130,83 @@ TEST_F(SecretLoggingTest, NoSecretReachesTheLog) {
     std::lock_guard lock(mutex_);
     EXPECT_NE(log_.find("accessible by group or others"), std::string::npos);
   }
+  expectClean();
+}
+
+// The network protectors: Vault (token, Kubernetes JWT, the intermediate key Vault returns) and
+// AWS KMS (secret access key, session token, the plaintext KMS returns), through success and
+// every kind of failure, at trace level.
+TEST_F(SecretLoggingTest, NetworkProtectorsKeepSecretsOutOfTheLog) {
+  testing::TempDir dir;
+  SecureBuffer volume_key = testing::testVolumeKey(0x55);
+  secret(volume_key);
+  std::vector<std::string> errors;
+  auto note = [&](const auto& result) {
+    if (!result) errors.push_back(result.error().describe());
+  };
+
+  test::FakeVaultOptions options;
+  options.token = "s.vault-token-never-logged";
+  options.k8s_role = "node";
+  options.k8s_jwt = "eyJhbGciOiJSUzI1NiJ9.jwt-never-logged.sig";
+  options.k8s_token = "s.k8s-issued-token-never-logged";
+  secret(asBytes(options.token));
+  secret(asBytes(options.k8s_jwt));
+  secret(asBytes(options.k8s_token));
+  test::FakeVaultTransit vault(options);
+  vault.createKey("k");
+  VaultConfig vault_config;
+  vault_config.address = vault.address();
+  vault_config.key = "k";
+  vault_config.auth.token_file = dir.write("token", options.token);
+  VaultProtector by_token(vault_config);
+  auto wrapped = by_token.wrap(volume_key, testContext());
+  ASSERT_TRUE(wrapped) << wrapped.error().describe();
+  note(by_token.unwrap(*wrapped, testContext()));
+  note(by_token.unwrap(*wrapped, testing::otherVolume()));
+  note(by_token.rewrap(*wrapped, testContext()));
+  VaultConfig k8s = vault_config;
+  k8s.auth.token_file.clear();
+  k8s.auth.k8s_role = "node";
+  k8s.auth.k8s_jwt_file = dir.write("jwt", options.k8s_jwt);
+  note(VaultProtector(k8s).unwrap(*wrapped, testContext()));
+  VaultConfig bad_token = vault_config;
+  bad_token.auth.token_file = dir.write("bad", "s.bad-token-never-logged");
+  secret(asBytes("s.bad-token-never-logged"));
+  note(VaultProtector(bad_token).unwrap(*wrapped, testContext()));
+
+  // AWS KMS against a scripted endpoint that echoes what it would decrypt.
+  test::FakeHttpServer kms;
+  const std::string plaintext_b64 = toBase64(volume_key.span());
+  kms.setHandler([&](const test::ReceivedRequest& request) {
+    const std::string* target = request.header("x-amz-target");
+    if (target != nullptr && *target == "TrentService.Encrypt") {
+      return test::Reply::withStatus(200, R"({"KeyId":"arn:k","CiphertextBlob":"AAECAw=="})");
+    }
+    return test::Reply::withStatus(200,
+                                   R"({"KeyId":"arn:k","Plaintext":")" + plaintext_b64 + "\"}");
+  });
+  AwsKmsConfig kms_config;
+  kms_config.key_id = "arn:k";
+  kms_config.aws.endpoint_url = kms.baseUrl();
+  kms_config.environment = http::Environment{{"AWS_ACCESS_KEY_ID", "AKIDLOGTEST"},
+                                             {"AWS_SECRET_ACCESS_KEY", "aws-secret-never-logged"},
+                                             {"AWS_SESSION_TOKEN", "aws-session-never-logged"},
+                                             {"AWS_REGION", "us-east-1"},
+                                             {"HOME", "/nonexistent"}};
+  secret(asBytes("aws-secret-never-logged"));
+  secret(asBytes("aws-session-never-logged"));
+  AwsKmsProtector aws(kms_config);
+  auto kms_wrapped = aws.wrap(volume_key, testContext());
+  ASSERT_TRUE(kms_wrapped) << kms_wrapped.error().describe();
+  note(aws.unwrap(*kms_wrapped, testContext()));
+  kms.setDefault(test::Reply::withStatus(400, R"({"__type":"UnrecognizedClientException"})"));
+  kms.setHandler(nullptr);
+  note(aws.unwrap(*kms_wrapped, testContext()));
+
+  EXPECT_GE(errors.size(), 3u);
+  for (const auto& e : errors)
+    log::error("{}", e);
   expectClean();
 }
 
