@@ -45,6 +45,13 @@ bool isGenericMountOption(const std::string& name) {
   return name.rfind('_', 0) == 0 || name.rfind("x-", 0) == 0;
 }
 
+std::string absolutePath(const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof cwd) == nullptr) return path;
+  return std::string(cwd) + "/" + path;
+}
+
 // Built-in defaults < --config / -o config=FILE < S3CRYPTFS_* environment < -o options <
 // dedicated flags (--key-file, -f).
 Result<config::MountConfig> buildConfig(const CommonArgs& args) {
@@ -57,6 +64,7 @@ Result<config::MountConfig> buildConfig(const CommonArgs& args) {
   for (const auto& [name, value] : options) {
     if (name == "config") config_file = value;
   }
+  config_file = absolutePath(config_file);
   config::MountConfig config;
   if (!config_file.empty()) {
     auto loaded = config::loadConfigFile(config_file);
@@ -74,19 +82,18 @@ Result<config::MountConfig> buildConfig(const CommonArgs& args) {
   }
   if (!args.key_file.empty()) config.key.key_file = args.key_file;
   if (!args.source.empty()) config.source = args.source;
+  // The daemon runs in "/": relative paths are taken relative to where the command was started.
+  for (std::string* path :
+       {&config.key.key_file, &config.key.passphrase_file, &config.cache.staging_dir,
+        &config.cache.disk_dir, &config.log.file, &config.s3.ca_bundle}) {
+    *path = absolutePath(*path);
+  }
   if (config.source.empty()) {
     return Error(ErrorKind::kInvalidArgument,
                  "no source given (dir:///path or s3://bucket/prefix)");
   }
   if (auto uri = store::parseStoreUri(config.source); !uri) return uri.error();
   return config;
-}
-
-std::string absolutePath(const std::string& path) {
-  if (path.empty() || path.front() == '/') return path;
-  char cwd[PATH_MAX];
-  if (getcwd(cwd, sizeof cwd) == nullptr) return path;
-  return std::string(cwd) + "/" + path;
 }
 
 Status makeDirs(const std::string& dir) {

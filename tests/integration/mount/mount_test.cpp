@@ -137,6 +137,37 @@ TEST_F(MountErrorsTest, KeygenAndInitRefuseToOverwrite) {
   EXPECT_TRUE(contains(init.output, "already exists")) << init.output;
 }
 
+TEST_F(MountErrorsTest, TamperedDescriptorIsReported) {
+  const std::string descriptor = volume_->storeDir() + "/f.s3cryptfs.volume";
+  std::string bytes = readWholeFile(descriptor);
+  ASSERT_GT(bytes.size(), 64u);
+  bytes.back() = static_cast<char>(bytes.back() ^ 1);  // the MAC's last byte
+  ASSERT_TRUE(writeWholeFile(descriptor, bytes));
+  auto result = volume_->mount();
+  EXPECT_EQ(result.exit_code, 17) << result.output;
+  EXPECT_TRUE(contains(result.output, "fails its MAC")) << result.output;
+  EXPECT_FALSE(isMounted(volume_->mountpoint()));
+}
+
+TEST_F(MountErrorsTest, BadEnvironmentOrConfigurationFile) {
+  auto env = volume_->env();
+  env["S3CRYPTFS_UPLOAD_CONCURRENCY"] = "-1";
+  std::vector<std::string> argv = {s3cryptfsBinary(), "mount"};
+  for (auto& arg : volume_->mountArgs(volume_->mountpoint()))
+    argv.push_back(arg);
+  auto result = runCommand(argv, env);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_TRUE(contains(result.output, "upload.concurrency")) << result.output;
+
+  const std::string yaml = volume_->scratch() + "/bad.yaml";
+  ASSERT_TRUE(writeWholeFile(yaml, "cache:\n  memory_bites: 1GiB\n"));
+  argv.push_back("--config");
+  argv.push_back(yaml);
+  result = runCommand(argv, volume_->env());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_TRUE(contains(result.output, "memory_bites")) << result.output;
+}
+
 TEST(MountErrorsS3Test, NoSuchBucketWrongCredentialsUnreachable) {
   MountedVolume volume("ceph", testName());
   ASSERT_TRUE(volume.ok()) << volume.initResult().output;
@@ -348,6 +379,37 @@ std::vector<std::pair<std::string, std::string>> storeObjects(const MountedVolum
     list.continuation_token = page->next_continuation_token;
   } while (!list.continuation_token.empty());
   return objects;
+}
+
+// Everything from a YAML file, with relative paths (taken from where the command runs, although
+// the daemon works in "/"), and the fstab form called directly, by the name mount(8) uses for a
+// helper of its own (mount.fuse.s3cryptfs).
+TEST(MountLifecycleTest, ConfigFileRelativePathsAndHelperName) {
+  MountedVolume volume("dir", testName());
+  ASSERT_TRUE(volume.ok()) << volume.initResult().output;
+  const std::string yaml = volume.scratch() + "/volume.yaml";
+  ASSERT_TRUE(writeWholeFile(yaml, "source: " + volume.source() +
+                                       "\nkey:\n  key_file: key\ncache:\n  staging_dir: "
+                                       "staging\nlog:\n  file: daemon.log\nfuse:\n  "
+                                       "max_threads: 4\n"));
+  const std::string helper = volume.scratch() + "/mount.fuse.s3cryptfs";
+  ASSERT_EQ(symlink(s3cryptfsBinary().c_str(), helper.c_str()), 0);
+  auto result = runCommand(
+      {helper, "dir://ignored-by-config-no", "mnt", "-o", "rw,_netdev,config=volume.yaml"}, {},
+      std::chrono::seconds(60), volume.scratch());
+  // The source on the command line wins over the file's; this one is not a valid URI.
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  result = runCommand({helper, volume.source(), "mnt", "-o", "rw,_netdev,config=volume.yaml"}, {},
+                      std::chrono::seconds(60), volume.scratch());
+  ASSERT_EQ(result.exit_code, 0) << result.output << volume.log();
+  EXPECT_TRUE(isMounted(volume.mountpoint()));
+  ASSERT_TRUE(writeWholeFile(volume.path("from-yaml"), "yes"));
+  // Info lines reach the file within a second.
+  EXPECT_TRUE(
+      waitFor([&] { return contains(volume.log(), "4 threads max"); }, std::chrono::seconds(5)))
+      << volume.log();
+  EXPECT_TRUE(std::filesystem::exists(volume.stagingDir()));
+  EXPECT_TRUE(volume.unmount());
 }
 
 // --- POSIX through the mount, on every store ---------------------------------------------------
