@@ -1277,16 +1277,24 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
     S3C_RETURN_IF_ERROR(
         ensureCipher(*file, h.node, span.first == 0 ? std::max<uint64_t>(span.count, 4) : 0));
     S3C_ASSIGN_OR_RETURN(key, keyOf(h.node));
-    // Readahead: sequential reads double the window up to kMaxReadaheadBytes.
+    // Readahead: sequential reads double the window up to kMaxReadaheadBytes. It is fetched
+    // in batches (when less than half a window is left ahead), so each fetch is big enough to
+    // run as several parallel ranges instead of a trickle of two-chunk GETs.
+    window = span.count;
+    uint64_t span_end = span.first + span.count;
     if (offset == file->next_sequential && offset != 0) {
       uint64_t max_chunks = std::max<uint64_t>(1, kMaxReadaheadBytes / layout_.chunkSize());
       file->readahead_chunks =
           std::min(max_chunks, std::max<uint64_t>(4, file->readahead_chunks * 2));
+      if (span_end + file->readahead_chunks / 2 >= file->prefetched_until) {
+        window = span.count + file->readahead_chunks;
+        file->prefetched_until = span.first + window;
+      }
     } else {
       file->readahead_chunks = 0;
+      file->prefetched_until = 0;
     }
     file->next_sequential = offset + length;
-    window = span.count + file->readahead_chunks;
     view = viewOf(*file, span.first, window);
   }
   S3C_RETURN_IF_ERROR(fetchChunks(view, key, span.first, window, span.count));
