@@ -376,6 +376,23 @@ class VolumeFilesystem final : public Filesystem {
   Status moveObject(const std::string& from_key, const std::string& to_key);
   Result<bool> directoryIsEmpty(const std::string& path);
   Status listDirectory(DirHandle& dir);
+  // The node of a listed name (created, attributes unknown, when the table has none).
+  NodePtr listedChildLocked(Node& dir, const std::string& name, uint32_t type) {
+    NodePtr node = childLocked(dir.ino, name);
+    if (node != nullptr) return node;
+    node = std::make_shared<Node>();
+    node->ino = next_ino_++;
+    node->parent = dir.ino;
+    node->name = name;
+    if (type == S_IFDIR) {
+      node->attrs = defaultDirAttributes();
+      node->implicit_dir = true;
+    }
+    nodes_[node->ino] = node;
+    children_[{dir.ino, name}] = node->ino;
+    ++dir.children;
+    return node;
+  }
 
   std::shared_ptr<volume::Volume> volume_;
   const FilesystemOptions options_;
@@ -1875,20 +1892,7 @@ Status VolumeFilesystem::listDirectory(DirHandle& dir) {
   }
   std::lock_guard lock(table_mutex_);
   for (auto& [name, info] : children) {
-    NodePtr node = childLocked(dir.node->ino, name);
-    if (node == nullptr) {
-      node = std::make_shared<Node>();
-      node->ino = next_ino_++;
-      node->parent = dir.node->ino;
-      node->name = name;
-      if (info.first == S_IFDIR) {
-        node->attrs = defaultDirAttributes();
-        node->implicit_dir = true;
-      }
-      nodes_[node->ino] = node;
-      children_[{node->parent, name}] = node->ino;
-      ++dir.node->children;
-    }
+    NodePtr node = listedChildLocked(*dir.node, name, info.first);
     uint32_t type = node->attrs_known ? (node->attrs.mode & S_IFMT) : info.first;
     dir.entries.push_back(DirEntry{name, node->ino, type, dir.entries.size() + 1, std::nullopt});
   }
@@ -1921,8 +1925,15 @@ Result<std::vector<DirEntry>> VolumeFilesystem::readdir(HandleId handle, uint64_
   {
     std::lock_guard lock(table_mutex_);
     for (size_t i = 0; i < out.size(); ++i) {
-      auto found = nodes_.find(out[i].ino);
-      if (found != nodes_.end()) nodes[i] = found->second;
+      if (out[i].name == "." || out[i].name == "..") {
+        auto found = nodes_.find(out[i].ino);
+        if (found != nodes_.end()) nodes[i] = found->second;
+        continue;
+      }
+      // By name, not by the listed inode: another listing's release may have dropped an
+      // inode the kernel never looked up; the name gets a node again.
+      nodes[i] = listedChildLocked(*dir->node, out[i].name, out[i].type);
+      out[i].ino = nodes[i]->ino;
     }
   }
   std::vector<bool> failed(out.size(), false);

@@ -370,6 +370,30 @@ TEST_P(FilesystemTest, ReaddirPagesDotsAndPlus) {
   S3C_EXPECT_ERRNO(fs().opendir(*file), ENOTDIR);
 }
 
+TEST_P(FilesystemTest, TwoListingsOfOneDirectoryDoNotDisturbEachOther) {
+  for (int i = 0; i < 6; ++i)
+    S3C_ASSERT_OK(h_.writeFile("/f" + std::to_string(i), {}));
+  h_.reopen();
+  auto first = fs().opendir(kRootInode);
+  auto second = fs().opendir(kRootInode);
+  S3C_ASSERT_OK(first);
+  S3C_ASSERT_OK(second);
+  S3C_ASSERT_OK(fs().readdir(*first, 0, 100, false));
+  auto head = fs().readdir(*second, 0, 3, false);
+  S3C_ASSERT_OK(head);
+  S3C_ASSERT_OK(fs().releasedir(*first));  // drops the inodes nobody looked up
+  auto rest = fs().readdir(*second, head->back().next_cookie, 100, true);
+  S3C_ASSERT_OK(rest);
+  ASSERT_EQ(rest->size(), 5u);
+  for (const auto& entry : *rest) {
+    ASSERT_TRUE(entry.entry.has_value()) << entry.name;
+    auto attr = fs().getattr(entry.ino);
+    S3C_ASSERT_OK(attr);
+    EXPECT_TRUE(S_ISREG(attr->mode));
+  }
+  S3C_ASSERT_OK(fs().releasedir(*second));
+}
+
 TEST_P(FilesystemTest, SymlinksPersist) {
   auto made = fs().symlink(kRootInode, "l", "../some/where", h_.caller_);
   S3C_ASSERT_OK(made);
