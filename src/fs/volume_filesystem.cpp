@@ -17,6 +17,7 @@
 #include "s3cryptfs/core/log.h"
 #include "s3cryptfs/crypto/random.h"
 
+#include "errno_mapping_store.h"
 #include "nodes.h"
 #include "parallel.h"
 #include "uploader.h"
@@ -86,7 +87,8 @@ class VolumeFilesystem final : public Filesystem {
   VolumeFilesystem(std::shared_ptr<volume::Volume> volume, FilesystemOptions options)
       : volume_(std::move(volume)),
         options_(std::move(options)),
-        store_(volume_->store()),
+        mapped_store_(volume_->store()),
+        store_(mapped_store_),
         objects_(volume_->objects()),
         layout_(objects_.layout()),
         caps_(store_.capabilities()),
@@ -396,6 +398,7 @@ class VolumeFilesystem final : public Filesystem {
 
   std::shared_ptr<volume::Volume> volume_;
   const FilesystemOptions options_;
+  ErrnoMappingStore mapped_store_;
   store::ObjectStore& store_;
   const volume::VolumeObjects& objects_;
   const format::ChunkLayout layout_;
