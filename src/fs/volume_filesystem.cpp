@@ -1430,7 +1430,7 @@ Status VolumeFilesystem::uploadLocked(OpenFile& file, const NodePtr& node) {
   }
   Result<store::ObjectInfo> uploaded = Error(ErrorKind::kInternal, "not uploaded");
   std::optional<Bytes> body;
-  if (layout_.partCount(file.size, uploader_.chunksPerPart(layout_)) <= 1) {
+  if (layout_.partCount(file.size, uploader_.chunksPerPart(layout_, file.size)) <= 1) {
     auto assembled = uploader_.assemble(source);
     if (assembled) {
       body = std::move(assembled).value();
