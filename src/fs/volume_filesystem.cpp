@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <future>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -511,13 +512,19 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probe(const std::string& path)
     return root;
   }
   S3C_ASSIGN_OR_RETURN(std::string key, objects_.objectKey(path));
+  // The object and the directory below the name are asked for at once (one round trip for a
+  // miss, the common case before a create); the marker is read only when the directory exists.
+  auto below = std::async(std::launch::async, [this, &path] { return listProbe(path); });
   auto head = store_.head(key);
+  auto listed = below.get();
   if (head) {
     S3C_ASSIGN_OR_RETURN(Probe probed, probeObject(key, *head));
     if (probed.found) return probed;
   } else if (head.error().kind() != ErrorKind::kNotFound) {
     return head.error();
   }
+  if (!listed) return listed.error();
+  if (!listed->found) return listed;
   S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey(path));
   auto marker_head = store_.head(marker);
   if (marker_head) {
@@ -526,7 +533,7 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probe(const std::string& path)
   } else if (marker_head.error().kind() != ErrorKind::kNotFound) {
     return marker_head.error();
   }
-  return listProbe(path);
+  return listed;  // a directory without a marker
 }
 
 Status VolumeFilesystem::refreshNode(const NodePtr& node, bool force) {
