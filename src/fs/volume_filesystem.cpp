@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <future>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -17,6 +18,7 @@
 #include "s3cryptfs/core/log.h"
 #include "s3cryptfs/crypto/random.h"
 
+#include "errno_mapping_store.h"
 #include "nodes.h"
 #include "parallel.h"
 #include "uploader.h"
@@ -86,7 +88,8 @@ class VolumeFilesystem final : public Filesystem {
   VolumeFilesystem(std::shared_ptr<volume::Volume> volume, FilesystemOptions options)
       : volume_(std::move(volume)),
         options_(std::move(options)),
-        store_(volume_->store()),
+        mapped_store_(volume_->store()),
+        store_(mapped_store_),
         objects_(volume_->objects()),
         layout_(objects_.layout()),
         caps_(store_.capabilities()),
@@ -376,9 +379,27 @@ class VolumeFilesystem final : public Filesystem {
   Status moveObject(const std::string& from_key, const std::string& to_key);
   Result<bool> directoryIsEmpty(const std::string& path);
   Status listDirectory(DirHandle& dir);
+  // The node of a listed name (created, attributes unknown, when the table has none).
+  NodePtr listedChildLocked(Node& dir, const std::string& name, uint32_t type) {
+    NodePtr node = childLocked(dir.ino, name);
+    if (node != nullptr) return node;
+    node = std::make_shared<Node>();
+    node->ino = next_ino_++;
+    node->parent = dir.ino;
+    node->name = name;
+    if (type == S_IFDIR) {
+      node->attrs = defaultDirAttributes();
+      node->implicit_dir = true;
+    }
+    nodes_[node->ino] = node;
+    children_[{dir.ino, name}] = node->ino;
+    ++dir.children;
+    return node;
+  }
 
   std::shared_ptr<volume::Volume> volume_;
   const FilesystemOptions options_;
+  ErrnoMappingStore mapped_store_;
   store::ObjectStore& store_;
   const volume::VolumeObjects& objects_;
   const format::ChunkLayout layout_;
@@ -491,13 +512,19 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probe(const std::string& path)
     return root;
   }
   S3C_ASSIGN_OR_RETURN(std::string key, objects_.objectKey(path));
+  // The object and the directory below the name are asked for at once (one round trip for a
+  // miss, the common case before a create); the marker is read only when the directory exists.
+  auto below = std::async(std::launch::async, [this, &path] { return listProbe(path); });
   auto head = store_.head(key);
+  auto listed = below.get();
   if (head) {
     S3C_ASSIGN_OR_RETURN(Probe probed, probeObject(key, *head));
     if (probed.found) return probed;
   } else if (head.error().kind() != ErrorKind::kNotFound) {
     return head.error();
   }
+  if (!listed) return listed.error();
+  if (!listed->found) return listed;
   S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey(path));
   auto marker_head = store_.head(marker);
   if (marker_head) {
@@ -506,7 +533,7 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probe(const std::string& path)
   } else if (marker_head.error().kind() != ErrorKind::kNotFound) {
     return marker_head.error();
   }
-  return listProbe(path);
+  return listed;  // a directory without a marker
 }
 
 Status VolumeFilesystem::refreshNode(const NodePtr& node, bool force) {
@@ -1277,16 +1304,24 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
     S3C_RETURN_IF_ERROR(
         ensureCipher(*file, h.node, span.first == 0 ? std::max<uint64_t>(span.count, 4) : 0));
     S3C_ASSIGN_OR_RETURN(key, keyOf(h.node));
-    // Readahead: sequential reads double the window up to kMaxReadaheadBytes.
+    // Readahead: sequential reads double the window up to kMaxReadaheadBytes. It is fetched
+    // in batches (when less than half a window is left ahead), so each fetch is big enough to
+    // run as several parallel ranges instead of a trickle of two-chunk GETs.
+    window = span.count;
+    uint64_t span_end = span.first + span.count;
     if (offset == file->next_sequential && offset != 0) {
       uint64_t max_chunks = std::max<uint64_t>(1, kMaxReadaheadBytes / layout_.chunkSize());
       file->readahead_chunks =
           std::min(max_chunks, std::max<uint64_t>(4, file->readahead_chunks * 2));
+      if (span_end + file->readahead_chunks / 2 >= file->prefetched_until) {
+        window = span.count + file->readahead_chunks;
+        file->prefetched_until = span.first + window;
+      }
     } else {
       file->readahead_chunks = 0;
+      file->prefetched_until = 0;
     }
     file->next_sequential = offset + length;
-    window = span.count + file->readahead_chunks;
     view = viewOf(*file, span.first, window);
   }
   S3C_RETURN_IF_ERROR(fetchChunks(view, key, span.first, window, span.count));
@@ -1402,7 +1437,7 @@ Status VolumeFilesystem::uploadLocked(OpenFile& file, const NodePtr& node) {
   }
   Result<store::ObjectInfo> uploaded = Error(ErrorKind::kInternal, "not uploaded");
   std::optional<Bytes> body;
-  if (layout_.partCount(file.size, uploader_.chunksPerPart(layout_)) <= 1) {
+  if (layout_.partCount(file.size, uploader_.chunksPerPart(layout_, file.size)) <= 1) {
     auto assembled = uploader_.assemble(source);
     if (assembled) {
       body = std::move(assembled).value();
@@ -1867,20 +1902,7 @@ Status VolumeFilesystem::listDirectory(DirHandle& dir) {
   }
   std::lock_guard lock(table_mutex_);
   for (auto& [name, info] : children) {
-    NodePtr node = childLocked(dir.node->ino, name);
-    if (node == nullptr) {
-      node = std::make_shared<Node>();
-      node->ino = next_ino_++;
-      node->parent = dir.node->ino;
-      node->name = name;
-      if (info.first == S_IFDIR) {
-        node->attrs = defaultDirAttributes();
-        node->implicit_dir = true;
-      }
-      nodes_[node->ino] = node;
-      children_[{node->parent, name}] = node->ino;
-      ++dir.node->children;
-    }
+    NodePtr node = listedChildLocked(*dir.node, name, info.first);
     uint32_t type = node->attrs_known ? (node->attrs.mode & S_IFMT) : info.first;
     dir.entries.push_back(DirEntry{name, node->ino, type, dir.entries.size() + 1, std::nullopt});
   }
@@ -1913,8 +1935,15 @@ Result<std::vector<DirEntry>> VolumeFilesystem::readdir(HandleId handle, uint64_
   {
     std::lock_guard lock(table_mutex_);
     for (size_t i = 0; i < out.size(); ++i) {
-      auto found = nodes_.find(out[i].ino);
-      if (found != nodes_.end()) nodes[i] = found->second;
+      if (out[i].name == "." || out[i].name == "..") {
+        auto found = nodes_.find(out[i].ino);
+        if (found != nodes_.end()) nodes[i] = found->second;
+        continue;
+      }
+      // By name, not by the listed inode: another listing's release may have dropped an
+      // inode the kernel never looked up; the name gets a node again.
+      nodes[i] = listedChildLocked(*dir->node, out[i].name, out[i].type);
+      out[i].ino = nodes[i]->ino;
     }
   }
   std::vector<bool> failed(out.size(), false);

@@ -114,6 +114,33 @@ TEST(DataPathTest, KilledDaemonsUnflushedWritesAreUploadedAtTheNextMount) {
   EXPECT_EQ(attr->mode & 07777, 0600u & ~022u);
 }
 
+TEST(DataPathTest, UnreachableStoreKeepsTheDataForTheNextTry) {
+  auto faulty = std::make_shared<store::FaultInjectingObjectStore>(test::makeStore("memory"));
+  FsHarness h(faulty);
+  S3C_ASSERT_OK(h.writeFile("/f", pattern(100, 1)));
+  auto handle = h.fs().open(*h.resolve("/f"), O_RDWR);
+  S3C_ASSERT_OK(handle);
+  S3C_ASSERT_OK(h.fs().write(*handle, 0, pattern(9000, 2)));
+  faulty->setFailureRate(StoreOp::kAny, 1.0, store::Fault::connectionReset());
+  S3C_EXPECT_ERRNO(h.fs().flush(*handle), EIO);
+  Bytes out(9000);
+  auto n = h.fs().read(*handle, 0, out);  // still served from staging
+  S3C_ASSERT_OK(n);
+  EXPECT_EQ(out, pattern(9000, 2));
+  faulty->clear();
+  S3C_ASSERT_OK(h.fs().flush(*handle));  // the next flush uploads it
+  S3C_ASSERT_OK(h.fs().write(*handle, 0, asBytes("again")));
+  faulty->setFailureRate(StoreOp::kAny, 1.0);
+  S3C_EXPECT_ERRNO(h.fs().release(*handle), EIO);  // the close fails: the journal keeps it
+  faulty->clear();
+  h.reopen(false);
+  Bytes expected = pattern(9000, 2);
+  std::string again = "again";
+  std::copy(again.begin(), again.end(), expected.begin());
+  EXPECT_EQ(*h.readFile("/f"), expected);
+  EXPECT_TRUE(std::filesystem::is_empty(h.stagingDir()));
+}
+
 TEST(DataPathTest, RecoveryAfterAnotherWriterKeepsBothVersions) {
   FsHarness h(test::makeStore("memory"));
   S3C_ASSERT_OK(h.writeFile("/f", pattern(3000, 1)));
