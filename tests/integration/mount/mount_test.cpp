@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -224,6 +225,39 @@ TEST(MountLifecycleTest, BackgroundReturnsOnlyWhenReady) {
   EXPECT_TRUE(contains(volume.log(), "unmounted")) << volume.log();
 }
 
+// Starts `s3cryptfs mount ... -f` as a child of this process (so its exit code can be seen) and
+// waits for the mount. Returns the PID, or -1.
+pid_t startForeground(const MountedVolume& volume) {
+  std::vector<std::string> argv = {s3cryptfsBinary(), "mount"};
+  for (auto& arg : volume.mountArgs(volume.mountpoint()))
+    argv.push_back(arg);
+  argv.push_back("-f");
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (const auto& [name, value] : volume.env())
+      setenv(name.c_str(), value.c_str(), 1);
+    std::vector<char*> args;
+    for (auto& arg : argv)
+      args.push_back(arg.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  if (pid < 0) return -1;
+  if (!waitFor([&] { return isMounted(volume.mountpoint()); }, std::chrono::seconds(30))) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return -1;
+  }
+  return pid;
+}
+
+int exitCodeOf(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -2;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 TEST(MountLifecycleTest, ForegroundSigintSyncsAndExitsZero) {
   MountedVolume volume("dir", testName());
   ASSERT_TRUE(volume.ok()) << volume.initResult().output;
@@ -257,6 +291,60 @@ TEST(MountLifecycleTest, ForegroundSigintSyncsAndExitsZero) {
   auto again = volume.mount();
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(readWholeFile(volume.path("dirty")), "unflushed");
+}
+
+// A second SIGINT ends the daemon at once (exit 130); what it had not uploaded is in the staging
+// journal and comes back at the next mount.
+TEST(MountLifecycleTest, SecondSigintAbortsAndTheJournalKeepsTheData) {
+  MountedVolume volume("dir", testName());
+  ASSERT_TRUE(volume.ok()) << volume.initResult().output;
+  pid_t pid = startForeground(volume);
+  ASSERT_GT(pid, 0) << volume.log();
+  int fd = open(volume.path("interrupted").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  std::string content(16 * 1024 * 1024, 'i');
+  ASSERT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+  kill(pid, SIGINT);
+  // Two SIGINTs sent at once merge into one pending signal: the second must come after the
+  // first was handled, while the 16 MiB are being uploaded.
+  usleep(20 * 1000);
+  kill(pid, SIGINT);
+  EXPECT_EQ(exitCodeOf(pid), 130);
+  close(fd);
+  // Stopped at once: the kernel side may be left as a dead mount.
+  if (isMounted(volume.mountpoint())) {
+    ASSERT_EQ(runCommand({"/bin/fusermount3", "-u", "-z", volume.mountpoint()}).exit_code, 0);
+  }
+  auto again = volume.mount();
+  ASSERT_EQ(again.exit_code, 0) << again.output << volume.log();
+  EXPECT_EQ(readWholeFile(volume.path("interrupted")), content);
+}
+
+// The store goes away while a file is dirty: SIGTERM cannot upload it, the daemon says so with
+// exit code 22 and keeps it in staging; once the store is back, the next mount uploads it.
+TEST(MountLifecycleTest, UnreachableStoreAtShutdownExits22AndLosesNothing) {
+  MountedVolume volume("dir", testName());
+  ASSERT_TRUE(volume.ok()) << volume.initResult().output;
+  pid_t pid = startForeground(volume);
+  ASSERT_GT(pid, 0) << volume.log();
+  int fd = open(volume.path("stranded").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "not lost", 8), 8);
+  const std::string away = volume.storeDir() + ".away";
+  ASSERT_EQ(rename(volume.storeDir().c_str(), away.c_str()), 0);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(exitCodeOf(pid), 22) << volume.log();
+  close(fd);
+  EXPECT_TRUE(contains(volume.log(), "staging journal")) << volume.log();
+  if (isMounted(volume.mountpoint())) {
+    ASSERT_EQ(runCommand({"/bin/fusermount3", "-u", "-z", volume.mountpoint()}).exit_code, 0);
+  }
+  // The dir store recreates missing folders of a key on write; keep only the real one.
+  std::filesystem::remove_all(volume.storeDir());
+  ASSERT_EQ(rename(away.c_str(), volume.storeDir().c_str()), 0);
+  auto again = volume.mount();
+  ASSERT_EQ(again.exit_code, 0) << again.output << volume.log();
+  EXPECT_EQ(readWholeFile(volume.path("stranded")), "not lost");
 }
 
 TEST(MountLifecycleTest, SigtermWithAnOpenDirtyFileUploadsItFirst) {
