@@ -347,47 +347,6 @@ TEST(MountLifecycleTest, UnreachableStoreAtShutdownExits22AndLosesNothing) {
   EXPECT_EQ(readWholeFile(volume.path("stranded")), "not lost");
 }
 
-TEST(MountLifecycleTest, SigtermWithAnOpenDirtyFileUploadsItFirst) {
-  MountedVolume volume("dir", testName());
-  ASSERT_TRUE(volume.ok()) << volume.initResult().output;
-  ASSERT_EQ(volume.mount().exit_code, 0) << volume.log();
-  int fd = open(volume.path("open-file").c_str(), O_CREAT | O_WRONLY, 0600);
-  ASSERT_GE(fd, 0);
-  std::string content(200000, 'q');
-  ASSERT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
-  ASSERT_TRUE(volume.signalDaemon(SIGTERM));
-  close(fd);  // the mount is gone: ENOTCONN, nothing hangs
-  EXPECT_FALSE(isMounted(volume.mountpoint()));
-  EXPECT_TRUE(contains(volume.log(), "uploading dirty data")) << volume.log();
-  ASSERT_EQ(volume.mount().exit_code, 0) << volume.log();
-  EXPECT_EQ(readWholeFile(volume.path("open-file")), content);
-}
-
-TEST(MountLifecycleTest, KillNineThenRemount) {
-  MountedVolume volume("dir", testName());
-  ASSERT_TRUE(volume.ok()) << volume.initResult().output;
-  ASSERT_EQ(volume.mount().exit_code, 0) << volume.log();
-  // fsynced: must survive; written but never flushed: the journal replays it at the next mount.
-  int synced = open(volume.path("synced").c_str(), O_CREAT | O_WRONLY, 0644);
-  ASSERT_GE(synced, 0);
-  ASSERT_EQ(write(synced, "durable", 7), 7);
-  ASSERT_EQ(fsync(synced), 0);
-  int unflushed = open(volume.path("unflushed").c_str(), O_CREAT | O_WRONLY, 0644);
-  ASSERT_GE(unflushed, 0);
-  ASSERT_EQ(write(unflushed, "in staging", 10), 10);
-  ASSERT_TRUE(volume.signalDaemon(SIGKILL));
-  close(synced);
-  close(unflushed);
-  // The dead mount is reported as such and must be cleared first.
-  auto busy = volume.mount();
-  EXPECT_EQ(busy.exit_code, 19) << busy.output;
-  ASSERT_EQ(runCommand({"/bin/fusermount3", "-u", "-z", volume.mountpoint()}).exit_code, 0);
-  auto again = volume.mount();
-  ASSERT_EQ(again.exit_code, 0) << again.output << volume.log();
-  EXPECT_EQ(readWholeFile(volume.path("synced")), "durable");
-  EXPECT_EQ(readWholeFile(volume.path("unflushed")), "in staging") << volume.log();
-}
-
 // mount(8) -T <fstab> runs mount.fuse3, which runs `s3cryptfs SOURCE MOUNTPOINT -o OPTS` found
 // in its default PATH (mount(8) drops the caller's PATH): the test links
 // /usr/local/bin/s3cryptfs to the binary under test and removes the link afterwards.
@@ -642,6 +601,42 @@ TEST_P(MountStoreTest, NoPlaintextInTheStoreTheStagingFolderOrTheLog) {
     scan("store", key, body);
   scan("log", volume_->logFile(), volume_->log());
   RecordProperty("staged_files", static_cast<int>(staged_files));
+}
+
+TEST_P(MountStoreTest, SigtermWithAnOpenDirtyFileUploadsItFirst) {
+  int fd = open(p("open-file").c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
+  std::string content(200000, 'q');
+  ASSERT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+  ASSERT_TRUE(volume_->signalDaemon(SIGTERM));
+  close(fd);  // the mount is gone: ENOTCONN, nothing hangs
+  EXPECT_FALSE(isMounted(volume_->mountpoint()));
+  EXPECT_TRUE(contains(volume_->log(), "uploading dirty data")) << volume_->log();
+  ASSERT_EQ(volume_->mount().exit_code, 0) << volume_->log();
+  EXPECT_EQ(readWholeFile(p("open-file")), content);
+}
+
+TEST_P(MountStoreTest, KillNineThenRemount) {
+  // fsynced: must survive; written but never flushed: the journal replays it at the next mount.
+  int synced = open(p("synced").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(synced, 0);
+  ASSERT_EQ(write(synced, "durable", 7), 7);
+  ASSERT_EQ(fsync(synced), 0);
+  int unflushed = open(p("unflushed").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(unflushed, 0);
+  ASSERT_EQ(write(unflushed, "in staging", 10), 10);
+  ASSERT_TRUE(volume_->signalDaemon(SIGKILL));
+  close(synced);
+  close(unflushed);
+  // The dead mount is reported as such and must be cleared first.
+  auto busy = volume_->mount();
+  EXPECT_EQ(busy.exit_code, 19) << busy.output;
+  EXPECT_TRUE(contains(busy.output, "dead FUSE mount")) << busy.output;
+  ASSERT_EQ(runCommand({"/bin/fusermount3", "-u", "-z", volume_->mountpoint()}).exit_code, 0);
+  auto again = volume_->mount();
+  ASSERT_EQ(again.exit_code, 0) << again.output << volume_->log();
+  EXPECT_EQ(readWholeFile(p("synced")), "durable");
+  EXPECT_EQ(readWholeFile(p("unflushed")), "in staging") << volume_->log();
 }
 
 // The control of the scan above: on a volume made with --plaintext-names the same scan does see
