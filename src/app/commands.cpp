@@ -254,7 +254,6 @@ ExitCode runMount(const MountArgs& args) {
   fuse_options.read_only = config->fuse.read_only;
   fuse_options.max_threads = config->fuse.max_threads;
   fuse_options.fs_name = config->source;
-  fuse_options.debug = config->log.level == "trace";
   auto mounted = fuse::FuseSession::mount(shared_fs, mountpoint, fuse_options);
   if (!mounted) return fail(exitCodeForMountError(mounted.error()), mounted.error().message());
   std::shared_ptr<fuse::FuseSession> session(std::move(*mounted));

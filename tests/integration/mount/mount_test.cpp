@@ -563,6 +563,10 @@ TEST_P(MountStoreTest, EverythingPersistsAcrossRemount) {
 }
 
 TEST_P(MountStoreTest, NoPlaintextInTheStoreTheStagingFolderOrTheLog) {
+  // Debug logging shows more; it must not show names either.
+  ASSERT_TRUE(volume_->unmount());
+  auto debug_mount = volume_->mount({"-o", "log_level=debug"});
+  ASSERT_EQ(debug_mount.exit_code, 0) << debug_mount.output;
   const std::string secret_name = "PlainNameMarker7731";
   const std::string secret_dir = "PlainDirMarker4409";
   const std::string secret_content = "PlainContentMarker-the-quick-brown-fox-5521";
@@ -572,6 +576,10 @@ TEST_P(MountStoreTest, NoPlaintextInTheStoreTheStagingFolderOrTheLog) {
   ASSERT_EQ(setxattr(p(secret_dir + "/" + secret_name).c_str(), "user.note", secret_content.data(),
                      secret_content.size(), 0),
             0);
+  // Failed requests are logged (at debug level): by inode, never by name.
+  struct stat st {};
+  EXPECT_EQ(stat(p("missing-" + secret_name).c_str(), &st), -1);
+  EXPECT_EQ(mkdir(p(secret_dir).c_str(), 0755), -1);
   // Keep one file open and dirty so the staging folder holds something while we look.
   int fd = open(p("open-" + secret_name).c_str(), O_CREAT | O_WRONLY, 0644);
   ASSERT_GE(fd, 0);
