@@ -240,7 +240,14 @@ ExitCode runMount(const MountArgs& args) {
   if (!volume) return fail(exitCodeForVolumeError(volume.error()), volume.error().message());
   protectors->owned.clear();  // the volume key is unwrapped: the protectors' keys can go
 
-  auto filesystem = openFilesystem(*volume, *config);
+  auto staging = stagingDirFor(*config, **volume);
+  if (!staging) return fail(ExitCode::kError, staging.error().message());
+  if (auto locked = lockStagingDir(*staging); !locked) {
+    return fail(locked.error().kind() == ErrorKind::kAlreadyExists ? ExitCode::kStagingInUse
+                                                                   : ExitCode::kError,
+                locked.error().message());
+  }
+  auto filesystem = openFilesystem(*volume, *config, *staging);
   if (!filesystem) {
     return fail(ExitCode::kError, filesystem.error().message());
   }

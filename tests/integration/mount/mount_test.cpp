@@ -75,6 +75,25 @@ TEST_F(MountErrorsTest, MountPointBusy) {
   EXPECT_TRUE(volume_->unmount());
 }
 
+TEST_F(MountErrorsTest, SecondMountOfTheVolumeNeedsItsOwnStagingFolder) {
+  ASSERT_EQ(volume_->mount().exit_code, 0) << volume_->log();
+  const std::string second = volume_->scratch() + "/mnt2";
+  std::filesystem::create_directories(second);
+  auto result = mountWith(volume_->mountArgs(second));
+  EXPECT_EQ(result.exit_code, 23) << result.output;
+  EXPECT_TRUE(contains(result.output, "in use by another s3cryptfs mount")) << result.output;
+  EXPECT_FALSE(isMounted(second));
+  // With a staging folder of its own, it mounts.
+  auto args = volume_->mountArgs(second);
+  args.push_back("-o");
+  args.push_back("staging_dir=" + volume_->scratch() + "/staging2");
+  result = mountWith(args);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(isMounted(second));
+  EXPECT_EQ(runCommand({"/bin/fusermount3", "-u", second}).exit_code, 0);
+  EXPECT_TRUE(volume_->unmount());
+}
+
 TEST_F(MountErrorsTest, BadSourceNoFolderNoVolume) {
   auto args = volume_->mountArgs(volume_->mountpoint());
   args[0] = "s3:/missing-slash";
