@@ -314,6 +314,10 @@ class VolumeFilesystem final : public Filesystem {
   // Reads the header of the open file's object (once), together with its first
   // `prefetch_chunks` chunks when a read at the start is coming (one GET instead of two).
   Status ensureCipher(OpenFile& file, const NodePtr& node, uint64_t prefetch_chunks = 0);
+  // One attempt of ensureCipher: false when the object turned out to be a newer version than
+  // the cached attributes said (they are refreshed; the caller tries once more).
+  Result<bool> readHeader(OpenFile& file, const NodePtr& node, uint64_t prefetch_chunks,
+                          bool retried);
   // What a fetch needs of an open file, copied so the fetch can run without its mutex.
   struct RemoteView {
     std::shared_ptr<const format::FileCipher> cipher;
@@ -1030,6 +1034,14 @@ Result<HandleId> VolumeFilesystem::open(InodeId ino, int flags) {
 Status VolumeFilesystem::ensureCipher(OpenFile& file, const NodePtr& node,
                                       uint64_t prefetch_chunks) {
   if (file.cipher) return ok();
+  S3C_ASSIGN_OR_RETURN(bool read, readHeader(file, node, prefetch_chunks, false));
+  if (read) return ok();
+  S3C_RETURN_IF_ERROR(readHeader(file, node, prefetch_chunks, true));
+  return ok();
+}
+
+Result<bool> VolumeFilesystem::readHeader(OpenFile& file, const NodePtr& node,
+                                          uint64_t prefetch_chunks, bool retried) {
   std::string path;
   format::Attributes attrs;
   {
@@ -1045,8 +1057,18 @@ Status VolumeFilesystem::ensureCipher(OpenFile& file, const NodePtr& node,
   auto got = store_.get(key, store::ByteRange{0, length});
   if (!got) return got.error().withContext("reading the header of " + key);
   if (got->info.etag != file.remote_etag) {
-    return Error(ErrorKind::kPreconditionFailed,
-                 "object " + key + " was replaced by another writer while open");
+    if (!file.dirty.empty() || retried) {
+      return Error(ErrorKind::kPreconditionFailed,
+                   "object " + key + " was replaced by another writer while open");
+    }
+    // Another writer replaced it since our attributes were cached (within the TTL): nothing
+    // of the old version was read yet, so this open simply takes the new one (close-to-open).
+    S3C_RETURN_IF_ERROR(refreshNode(node, true));
+    std::lock_guard lock(table_mutex_);
+    file.remote_etag = node->etag;
+    file.remote_size = node->attrs.size;
+    file.size = node->attrs.size;
+    return false;
   }
   auto cipher = objects_.cipherForHeader(got->body);
   if (!cipher) {
@@ -1072,7 +1094,7 @@ Status VolumeFilesystem::ensureCipher(OpenFile& file, const NodePtr& node,
       at += sealed;
     }
   }
-  return ok();
+  return true;
 }
 
 Status VolumeFilesystem::fetchRemote(OpenFile& file, const std::string& key, uint64_t first,

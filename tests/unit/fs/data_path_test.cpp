@@ -114,6 +114,44 @@ TEST(DataPathTest, KilledDaemonsUnflushedWritesAreUploadedAtTheNextMount) {
   EXPECT_EQ(attr->mode & 07777, 0600u & ~022u);
 }
 
+TEST(DataPathTest, OtherMountsChangesShowAfterTheTtls) {
+  FilesystemOptions options;
+  options.metadata_ttl = std::chrono::milliseconds(300);
+  options.negative_ttl = std::chrono::milliseconds(300);
+  FsHarness h(test::makeStore("memory"), 4096, options);
+  S3C_ASSERT_OK(h.writeFile("/f", pattern(10, 1)));
+  auto ino = *h.resolve("/f");
+  S3C_EXPECT_ERRNO(h.fs().lookup(kRootInode, "later"), ENOENT);
+  auto other = h.openSecond();
+  auto theirs = other->lookup(kRootInode, "f");
+  S3C_ASSERT_OK(theirs);
+  SetAttrRequest chmod;
+  chmod.mode = 0600;
+  S3C_ASSERT_OK(other->setattr(theirs->attr.ino, chmod, h.caller_));
+  auto made = other->create(kRootInode, "later", 0644, O_WRONLY, h.caller_);
+  S3C_ASSERT_OK(made);
+  S3C_ASSERT_OK(other->release(made->handle));
+  // Within the TTLs this mount still answers from its caches...
+  auto cached = h.fs().getattr(ino);
+  S3C_ASSERT_OK(cached);
+  EXPECT_EQ(cached->mode & 07777, 0644u & ~022u);
+  S3C_EXPECT_ERRNO(h.fs().lookup(kRootInode, "later"), ENOENT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  // ...after them it asks the store again.
+  auto fresh = h.fs().getattr(ino);
+  S3C_ASSERT_OK(fresh);
+  EXPECT_EQ(fresh->mode & 07777, 0600u);
+  S3C_ASSERT_OK(h.fs().lookup(kRootInode, "later"));
+  // Close-to-open: an open always sees the newest version, whatever the TTL.
+  auto handle = other->open(theirs->attr.ino, O_WRONLY);
+  S3C_ASSERT_OK(handle);
+  S3C_ASSERT_OK(other->write(*handle, 0, asBytes("NEW")));
+  S3C_ASSERT_OK(other->release(*handle));
+  auto read = h.readFile("/f");
+  S3C_ASSERT_OK(read);
+  EXPECT_EQ(asChars(*read).substr(0, 3), "NEW");
+}
+
 TEST(DataPathTest, UnreachableStoreKeepsTheDataForTheNextTry) {
   auto faulty = std::make_shared<store::FaultInjectingObjectStore>(test::makeStore("memory"));
   FsHarness h(faulty);
