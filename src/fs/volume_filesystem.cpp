@@ -443,7 +443,7 @@ void VolumeFilesystem::logForeign(const std::string& key, const Error& error) {
 
 Result<VolumeFilesystem::Probe> VolumeFilesystem::probeObject(const std::string& key,
                                                               const store::ObjectInfo& info) {
-  auto attrs = objects_.openFromMetadata(key, info.metadata);
+  auto attrs = ErrnoMappingStore::map(objects_.openFromMetadata(key, info.metadata));
   if (!attrs) {
     if (attrs.error().kind() == ErrorKind::kNotFound) {
       logForeign(key, attrs.error());
@@ -467,7 +467,7 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probeObject(const std::string&
 
 Result<VolumeFilesystem::Probe> VolumeFilesystem::probeMarker(const std::string& key,
                                                               const store::ObjectInfo& info) {
-  auto attrs = objects_.openFromMetadata(key, info.metadata);
+  auto attrs = ErrnoMappingStore::map(objects_.openFromMetadata(key, info.metadata));
   if (!attrs) {
     log::error("directory marker {}: attribute block does not open: {}", key,
                attrs.error().describe());
@@ -669,7 +669,8 @@ Status VolumeFilesystem::persistAttributes(const NodePtr& node) {
   }
   if (attrs.kind == format::NodeKind::kDirectory) {
     S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey(path));
-    S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(marker, attrs));
+    S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                         ErrnoMappingStore::map(objects_.sealToMetadata(marker, attrs)));
     S3C_ASSIGN_OR_RETURN(store::ObjectInfo info, store_.put(marker, {}, {metadata, {}}));
     bool now_sidecar = volume::VolumeObjects::usesSidecar(metadata);
     if (sidecar && !now_sidecar) (void)store_.remove(objects_.sidecarKey(marker));
@@ -687,7 +688,8 @@ Status VolumeFilesystem::persistAttributes(const NodePtr& node) {
     etag = file->remote_etag;
   }
   S3C_ASSIGN_OR_RETURN(std::string key, objects_.objectKey(path));
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(key, attrs));
+  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                       ErrnoMappingStore::map(objects_.sealToMetadata(key, attrs)));
   auto info = rewriteMetadata(key, metadata, etag);
   if (!info) {
     if (isLostRace(info.error())) {
@@ -820,7 +822,8 @@ Result<Entry> VolumeFilesystem::mkdir(InodeId parent, std::string_view name, uin
   made.attrs.uid = caller.uid;
   made.attrs.gid = caller.gid;
   made.attrs.atime_ns = made.attrs.mtime_ns = made.attrs.ctime_ns = nowNs();
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(marker, made.attrs));
+  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                       ErrnoMappingStore::map(objects_.sealToMetadata(marker, made.attrs)));
   S3C_RETURN_IF_ERROR(putNew(marker, {}, metadata));
   std::lock_guard lock(table_mutex_);
   NodePtr node = installLocked(parent, name, made);
@@ -846,7 +849,8 @@ Result<VolumeFilesystem::NodePtr> VolumeFilesystem::createFileObject(
   made.attrs.content_key_version = cipher.header().key_version;
   made.attrs.file_id = cipher.header().file_id;
   if (kind == format::NodeKind::kSymlink) made.attrs.symlink_target = std::string(target);
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(key, made.attrs));
+  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                       ErrnoMappingStore::map(objects_.sealToMetadata(key, made.attrs)));
   store::PutOptions put{metadata, {}};
   if (caps_.conditional_put_if_none_match) put.condition.if_none_match = true;
   auto written = store_.put(key, body, put);
@@ -1412,7 +1416,8 @@ Status VolumeFilesystem::saveConflict(const NodePtr& node, const std::string& ke
   std::string conflict_path =
       path + ".conflict-" + std::to_string(nowNs() / 1000000000) + "-" + toHex(suffix);
   S3C_ASSIGN_OR_RETURN(std::string conflict_key, objects_.objectKey(conflict_path));
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(conflict_key, attrs));
+  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                       ErrnoMappingStore::map(objects_.sealToMetadata(conflict_key, attrs)));
   if (body) {
     S3C_RETURN_IF_ERROR(putNew(conflict_key, *body, metadata));
   } else if (Uploader::allStaged(source)) {
@@ -1443,7 +1448,8 @@ Status VolumeFilesystem::uploadLocked(OpenFile& file, const NodePtr& node) {
   attrs.size = file.size;
   attrs.content_key_version = file.cipher->header().key_version;
   attrs.file_id = file.cipher->header().file_id;
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(key, attrs));
+  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                       ErrnoMappingStore::map(objects_.sealToMetadata(key, attrs)));
   UploadSource source;
   source.cipher = file.cipher.get();
   source.size = file.size;
@@ -1673,8 +1679,9 @@ Status VolumeFilesystem::rmdir(InodeId parent, std::string_view name) {
 Status VolumeFilesystem::moveObject(const std::string& from_key, const std::string& to_key) {
   S3C_ASSIGN_OR_RETURN(store::ObjectInfo info, store_.head(from_key));
   S3C_ASSIGN_OR_RETURN(format::Attributes attrs,
-                       objects_.openFromMetadata(from_key, info.metadata));
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(to_key, attrs));
+                       ErrnoMappingStore::map(objects_.openFromMetadata(from_key, info.metadata)));
+  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                       ErrnoMappingStore::map(objects_.sealToMetadata(to_key, attrs)));
   store::CopyOptions copy;
   copy.replace_metadata = metadata;
   copy.source_if_match = info.etag;
@@ -1698,7 +1705,8 @@ Status VolumeFilesystem::moveTree(const std::string& from, const std::string& to
   } else {
     // An implicit directory keeps existing at its new place only through a marker.
     format::Attributes attrs = defaultDirAttributes();
-    S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(to_marker, attrs));
+    S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                         ErrnoMappingStore::map(objects_.sealToMetadata(to_marker, attrs)));
     S3C_RETURN_IF_ERROR(store_.put(to_marker, {}, {metadata, {}}));
   }
   S3C_ASSIGN_OR_RETURN(std::string prefix, objects_.listingPrefix(from));
@@ -2151,7 +2159,7 @@ Status VolumeFilesystem::recoverJournals() {
     source.staging = staging->get();
     source.base_key = record->key;
     source.base_etag = record->base_etag;
-    auto metadata = objects_.sealToMetadata(record->key, *attrs);
+    auto metadata = ErrnoMappingStore::map(objects_.sealToMetadata(record->key, *attrs));
     if (!metadata) {
       log::error("staging journal {}: {}", journal, metadata.error().describe());
       continue;
@@ -2188,7 +2196,7 @@ Status VolumeFilesystem::recoverJournals() {
         *path + ".conflict-" + std::to_string(nowNs() / 1000000000) + "-" + toHex(*suffix);
     auto conflict_key = objects_.objectKey(conflict_path);
     if (!conflict_key) continue;
-    auto conflict_metadata = objects_.sealToMetadata(*conflict_key, *attrs);
+    auto conflict_metadata = ErrnoMappingStore::map(objects_.sealToMetadata(*conflict_key, *attrs));
     if (!conflict_metadata) continue;
     UploadTarget conflict{*conflict_key, *conflict_metadata, {}};
     conflict.condition.if_none_match = caps_.conditional_put_if_none_match;
