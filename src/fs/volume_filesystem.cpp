@@ -105,6 +105,8 @@ class VolumeFilesystem final : public Filesystem {
   }
 
   Status recoverJournals();
+  void dropTornChunks(const JournalRecord& record, const format::FileCipher& cipher,
+                      const StagingFile& staging, std::set<uint64_t>& dirty);
 
   // ---- Filesystem ----
   Result<Entry> lookup(InodeId parent, std::string_view name) override;
@@ -2130,6 +2132,47 @@ Status VolumeFilesystem::syncAll() {
 
 // ===================================================================== journal recovery
 
+// A kill in the middle of a write(2) of a chunk can leave it half written. Each staged chunk is
+// checked; a torn one is replaced by the base version's chunk where that one is valid at this
+// position (the write that tore it never returned, so the old bytes are a correct outcome), and
+// otherwise uploaded as it is, so only reads of that chunk fail (EIO), and logged.
+void VolumeFilesystem::dropTornChunks(const JournalRecord& record, const format::FileCipher& cipher,
+                                      const StagingFile& staging, std::set<uint64_t>& dirty) {
+  std::optional<uint64_t> base_size;
+  bool base_checked = false;
+  const uint64_t last = layout_.lastChunkIndex(record.size);
+  for (auto it = dirty.begin(); it != dirty.end();) {
+    uint64_t i = *it;
+    uint64_t length = layout_.chunkPlainSize(i, record.size);
+    Bytes sealed(length + format::kChunkOverhead);
+    bool intact = staging.read(layout_.chunkCipherOffset(i), sealed) &&
+                  cipher.openChunk(i, i == last, sealed).has_value();
+    if (intact) {
+      ++it;
+      continue;
+    }
+    if (!base_checked && !record.base_etag.empty()) {
+      base_checked = true;
+      auto head = store_.head(record.key);
+      // Its chunks are valid here only under the same file id (not after a truncation to 0).
+      auto attrs = head ? objects_.openFromMetadata(record.key, head->metadata)
+                        : Result<format::Attributes>(head.error());
+      if (head && head->etag == record.base_etag && attrs &&
+          attrs->file_id == cipher.header().file_id) {
+        auto plain = layout_.plainSize(head->size);
+        if (plain) base_size = *plain;
+      }
+    }
+    bool base_has_it = base_size && i < layout_.chunkCount(*base_size) &&
+                       layout_.chunkPlainSize(i, *base_size) == length &&
+                       (i == layout_.lastChunkIndex(*base_size)) == (i == last);
+    log::error("object {}: staged chunk {} was torn by the crash; {}", record.key, i,
+               base_has_it ? "the previous version of the chunk is kept"
+                           : "it is uploaded as it is and will read as an error");
+    it = base_has_it ? dirty.erase(it) : std::next(it);
+  }
+}
+
 Status VolumeFilesystem::recoverJournals() {
   if (options_.staging_dir.empty()) return ok();
   for (const std::string& journal : StagingFile::listJournals(options_.staging_dir)) {
@@ -2152,6 +2195,7 @@ Status VolumeFilesystem::recoverJournals() {
       continue;
     }
     std::set<uint64_t> dirty(record->chunks.begin(), record->chunks.end());
+    dropTornChunks(*record, *cipher, **staging, dirty);
     UploadSource source;
     source.cipher = &*cipher;
     source.size = record->size;

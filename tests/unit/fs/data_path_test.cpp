@@ -179,6 +179,31 @@ TEST(DataPathTest, UnreachableStoreKeepsTheDataForTheNextTry) {
   EXPECT_TRUE(std::filesystem::is_empty(h.stagingDir()));
 }
 
+TEST(DataPathTest, ChunkTornByTheKillFallsBackToThePreviousVersion) {
+  FsHarness h(test::makeStore("memory"));
+  S3C_ASSERT_OK(h.writeFile("/f", pattern(4 * 4096, 1)));
+  auto handle = h.fs().open(*h.resolve("/f"), O_RDWR);
+  S3C_ASSERT_OK(handle);
+  S3C_ASSERT_OK(h.fs().write(*handle, 0, pattern(3 * 4096, 2)));  // chunks 0..2 staged
+  h.kill();
+  std::string data_file;
+  for (const auto& entry : std::filesystem::directory_iterator(h.stagingDir())) {
+    if (entry.path().extension() == ".data") data_file = entry.path().string();
+  }
+  ASSERT_FALSE(data_file.empty());
+  {
+    std::fstream staged(data_file, std::ios::in | std::ios::out | std::ios::binary);
+    staged.seekp(64 + (4096 + 28) + 500);  // inside chunk 1
+    staged.write("torn", 4);
+  }
+  h.reopen(false);
+  Bytes expected = pattern(4 * 4096, 1);
+  Bytes written = pattern(3 * 4096, 2);
+  std::copy(written.begin(), written.begin() + 4096, expected.begin());
+  std::copy(written.begin() + 8192, written.end(), expected.begin() + 8192);
+  EXPECT_EQ(*h.readFile("/f"), expected);
+}
+
 TEST(DataPathTest, RecoveryAfterAnotherWriterKeepsBothVersions) {
   FsHarness h(test::makeStore("memory"));
   S3C_ASSERT_OK(h.writeFile("/f", pattern(3000, 1)));
