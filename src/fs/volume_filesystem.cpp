@@ -1589,8 +1589,10 @@ Status VolumeFilesystem::materializeLocked(OpenFile& file, const NodePtr& node) 
       ++i;
       continue;
     }
+    // Runs of at most one part's worth of chunks: memory stays bounded for big files.
     uint64_t j = i;
-    while (j < count && !file.dirty.contains(j))
+    uint64_t max_run = uploader_.chunksPerPart(layout_, file.size);
+    while (j < count && j - i < max_run && !file.dirty.contains(j))
       ++j;
     format::ByteRange range = layout_.cipherRange({i, j - i}, file.size);
     S3C_ASSIGN_OR_RETURN(store::GetResult got,
