@@ -1934,6 +1934,31 @@ Status VolumeFilesystem::listDirectory(DirHandle& dir) {
     }
     children.try_emplace(*name, std::pair<uint32_t, uint64_t>{S_IFDIR, 0});
   }
+  if (objects_.names().mode() == format::NameMode::kPlaintext) {
+    // Plaintext names authenticate nothing: an object is ours only if its attribute block
+    // opens, so objects not seen before are checked (bounded parallel HEADs) before they are
+    // shown. Encrypted names need no such check: a name that decrypts is ours.
+    std::vector<std::string> unknown;
+    {
+      std::lock_guard lock(table_mutex_);
+      for (const auto& [name, info] : children) {
+        NodePtr known = childLocked(dir.node->ino, name);
+        if (info.first == 0 && (known == nullptr || !known->attrs_known)) unknown.push_back(name);
+      }
+    }
+    std::vector<bool> foreign(unknown.size(), false);
+    parallelFor(unknown.size(), kHeadConcurrency, [&](size_t i) {
+      auto key = objects_.objectKey(childPath(path, unknown[i]));
+      if (!key) return;
+      auto head = store_.head(*key);
+      if (!head) return;  // vanished or unreachable: lookups decide
+      auto probed = probeObject(*key, *head);
+      foreign[i] = probed && !probed->found;
+    });
+    for (size_t i = 0; i < unknown.size(); ++i) {
+      if (foreign[i]) children.erase(unknown[i]);
+    }
+  }
   std::lock_guard lock(table_mutex_);
   for (auto& [name, info] : children) {
     NodePtr node = listedChildLocked(*dir.node, name, info.first);

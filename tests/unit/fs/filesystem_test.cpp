@@ -17,7 +17,7 @@ using test::pattern;
 
 class FilesystemTest : public ::testing::TestWithParam<std::string> {
  protected:
-  FsHarness h_{test::makeStore(GetParam())};
+  FsHarness h_{test::makeStore(GetParam()), 4096, {}, test::nameModeOf(GetParam())};
   Filesystem& fs() { return h_.fs(); }
 };
 
@@ -509,7 +509,8 @@ TEST_P(FilesystemTest, BadNamesGetClearErrors) {
   S3C_EXPECT_ERRNO(fs().read(999, 0, MutableByteSpan()), EBADF);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, FilesystemTest, ::testing::Values("memory", "dir"));
+INSTANTIATE_TEST_SUITE_P(Stores, FilesystemTest,
+                         ::testing::Values("memory", "dir", "memory-plaintext-names"));
 
 }  // namespace
 }  // namespace s3cryptfs::fs
