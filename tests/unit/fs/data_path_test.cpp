@@ -86,6 +86,51 @@ TEST(DataPathTest, SequentialReadsUseReadahead) {
   EXPECT_LT(faulty->calls(StoreOp::kGet) - gets, 64u);
 }
 
+// Counts how many store calls are in their (injected) latency at once.
+struct InFlight {
+  std::atomic<int> now{0};
+  std::atomic<int> most{0};
+  void attach(store::FaultInjectingObjectStore& store, StoreOp op) {
+    store.setLatency(op, std::chrono::milliseconds(20));
+    store.setSleepFunction([this](std::chrono::milliseconds d) {
+      int in = ++now;
+      int seen = most.load();
+      while (in > seen && !most.compare_exchange_weak(seen, in)) {
+      }
+      std::this_thread::sleep_for(d);
+      --now;
+    });
+  }
+};
+
+TEST(DataPathTest, ReaddirplusFetchesAttributesInParallel) {
+  auto faulty = std::make_shared<store::FaultInjectingObjectStore>(test::makeStore("memory"));
+  FsHarness h(faulty);
+  for (int i = 0; i < 24; ++i)
+    S3C_ASSERT_OK(h.writeFile("/f" + std::to_string(i), {}));
+  h.reopen();
+  InFlight heads;
+  heads.attach(*faulty, StoreOp::kHead);
+  EXPECT_EQ(h.list("/", true).size(), 24u);
+  EXPECT_GT(heads.most.load(), 1);   // not one round trip after the other
+  EXPECT_LE(heads.most.load(), 17);  // bounded (16 workers, plus a lookup at most)
+}
+
+TEST(DataPathTest, ReadaheadFetchesSeveralRangesAtOnce) {
+  auto faulty = std::make_shared<store::FaultInjectingObjectStore>(test::makeStore("memory"));
+  FilesystemOptions options;
+  options.cache_bytes = 8 << 20;
+  FsHarness h(faulty, 4096, options);
+  Bytes data = pattern(512 * 4096, 5);
+  S3C_ASSERT_OK(h.writeFile("/f", data));
+  h.reopen();
+  InFlight gets;
+  gets.attach(*faulty, StoreOp::kGet);
+  EXPECT_EQ(*h.readFile("/f", 16384), data);
+  EXPECT_GT(gets.most.load(), 1);
+  EXPECT_LE(gets.most.load(), 4);
+}
+
 TEST(DataPathTest, KilledDaemonsUnflushedWritesAreUploadedAtTheNextMount) {
   FsHarness h(test::makeStore("dir"), 4096, smallParts());
   S3C_ASSERT_OK(h.writeFile("/kept", pattern(30000, 1)));
