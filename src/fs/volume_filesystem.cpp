@@ -253,7 +253,7 @@ class VolumeFilesystem final : public Filesystem {
       auto found = nodes_.find(ino);
       if (found == nodes_.end()) return;
       Node& node = *found->second;
-      if (node.lookups > 0 || node.open_handles > 0 || node.children > 0) return;
+      if (node.lookups > 0 || node.open_handles > 0 || node.children > 0 || node.file) return;
       auto key = std::make_pair(node.parent, node.name);
       if (auto child = children_.find(key); child != children_.end() && child->second == ino) {
         children_.erase(child);
@@ -312,7 +312,7 @@ class VolumeFilesystem final : public Filesystem {
 
   // ---- open files ----
   Result<FilePtr> attachFile(const NodePtr& node);
-  void detachFile(const NodePtr& node);
+  void detachFile(const NodePtr& node, bool keep_staged = false);
   // Reads the header of the open file's object (once), together with its first
   // `prefetch_chunks` chunks when a read at the start is coming (one GET instead of two).
   Status ensureCipher(OpenFile& file, const NodePtr& node, uint64_t prefetch_chunks = 0);
@@ -745,7 +745,12 @@ Result<Attr> VolumeFilesystem::setattr(InodeId ino, const SetAttrRequest& reques
       }
       if (only_us) uploaded = flushNode(node);
     }
-    detachFile(node);
+    bool keep = false;
+    {
+      std::lock_guard file_lock(file->mutex);
+      keep = !file->unlinked && !file->dirty.empty();
+    }
+    detachFile(node, keep);
     S3C_RETURN_IF_ERROR(resized);
     S3C_RETURN_IF_ERROR(uploaded);
   }
@@ -997,10 +1002,13 @@ Result<VolumeFilesystem::FilePtr> VolumeFilesystem::attachFile(const NodePtr& no
   return file;
 }
 
-void VolumeFilesystem::detachFile(const NodePtr& node) {
+void VolumeFilesystem::detachFile(const NodePtr& node, bool keep_staged) {
   std::lock_guard lock(table_mutex_);
   if (node->open_handles > 0) --node->open_handles;
   if (node->open_handles == 0) {
+    // Data whose upload failed stays attached ("parked"): the next open continues from it and
+    // the next flush or syncAll retries, rather than showing the old version until a remount.
+    if (keep_staged) return;
     node->file = nullptr;
     node->fetched = Clock::now();
     maybeEraseLocked(node->ino);
@@ -1532,6 +1540,15 @@ Status VolumeFilesystem::flushNode(const NodePtr& node) {
       file->size = node->attrs.size;
     }
   }
+  if (uploaded) {
+    // A parked file (closed while its upload failed) is done now.
+    std::lock_guard lock(table_mutex_);
+    if (node->open_handles == 0 && node->file == file) {
+      node->file = nullptr;
+      node->fetched = Clock::now();
+      maybeEraseLocked(node->ino);
+    }
+  }
   return uploaded;
 }
 
@@ -1553,6 +1570,7 @@ Status VolumeFilesystem::release(HandleId handle) {
     uploaded = flushNode(h.node);
     FilePtr file;
     bool last = false;
+    bool keep = false;
     {
       std::lock_guard lock(table_mutex_);
       handles_.erase(handle);
@@ -1567,8 +1585,9 @@ Status VolumeFilesystem::release(HandleId handle) {
         file->staging.reset();
         file->dirty.clear();
       }
+      keep = !file->dirty.empty();
     }
-    detachFile(h.node);
+    detachFile(h.node, keep);
   }
   return uploaded;
 }

@@ -214,12 +214,23 @@ TEST(DataPathTest, UnreachableStoreKeepsTheDataForTheNextTry) {
   S3C_ASSERT_OK(h.fs().flush(*handle));  // the next flush uploads it
   S3C_ASSERT_OK(h.fs().write(*handle, 0, asBytes("again")));
   faulty->setFailureRate(StoreOp::kAny, 1.0);
-  S3C_EXPECT_ERRNO(h.fs().release(*handle), EIO);  // the close fails: the journal keeps it
+  S3C_EXPECT_ERRNO(h.fs().release(*handle), EIO);  // the close fails: staging keeps it
   faulty->clear();
-  h.reopen(false);
   Bytes expected = pattern(9000, 2);
   std::string again = "again";
   std::copy(again.begin(), again.end(), expected.begin());
+  EXPECT_EQ(*h.readFile("/f"), expected);  // the same mount still shows it, and uploads it
+  EXPECT_TRUE(std::filesystem::is_empty(h.stagingDir()));
+  // Closed with a failing store, then killed: the next mount uploads it.
+  handle = h.fs().open(*h.resolve("/f"), O_RDWR);
+  S3C_ASSERT_OK(handle);
+  S3C_ASSERT_OK(h.fs().write(*handle, 0, asBytes("third")));
+  faulty->setFailureRate(StoreOp::kAny, 1.0);
+  S3C_EXPECT_ERRNO(h.fs().release(*handle), EIO);
+  faulty->clear();
+  h.reopen(false);
+  std::string third = "third";
+  std::copy(third.begin(), third.end(), expected.begin());
   EXPECT_EQ(*h.readFile("/f"), expected);
   EXPECT_TRUE(std::filesystem::is_empty(h.stagingDir()));
 }
