@@ -17,7 +17,7 @@ using test::pattern;
 
 class FilesystemTest : public ::testing::TestWithParam<std::string> {
  protected:
-  FsHarness h_{test::makeStore(GetParam())};
+  FsHarness h_{test::makeStore(GetParam()), 4096, {}, test::nameModeOf(GetParam())};
   Filesystem& fs() { return h_.fs(); }
 };
 
@@ -400,6 +400,8 @@ TEST_P(FilesystemTest, SymlinksPersist) {
   EXPECT_TRUE(S_ISLNK(made->attr.mode));
   EXPECT_EQ(made->attr.size, 13u);
   S3C_EXPECT_ERRNO(fs().symlink(kRootInode, "l", "x", h_.caller_), EEXIST);
+  S3C_EXPECT_ERRNO(fs().symlink(kRootInode, "toolong", std::string(4096, 't'), h_.caller_),
+                   ENAMETOOLONG);
   std::string long_target(3000, 't');  // too long for user metadata: the sidecar holds it
   S3C_ASSERT_OK(fs().symlink(kRootInode, "long", long_target, h_.caller_));
   h_.reopen();
@@ -454,6 +456,9 @@ TEST_P(FilesystemTest, MknodLinkStatfsAndForget) {
   S3C_ASSERT_OK(stats);
   EXPECT_GT(stats->blocks_free, 0u);
   EXPECT_EQ(stats->name_max, 255u);
+  SetAttrRequest truncate;
+  truncate.size = 0;
+  S3C_EXPECT_ERRNO(fs().setattr(fifo->attr.ino, truncate, h_.caller_), EINVAL);
   h_.reopen();
   auto attr = fs().getattr(*h_.resolve("/pipe"));
   EXPECT_EQ(attr->mode, S_IFIFO | 0640u);
@@ -509,7 +514,8 @@ TEST_P(FilesystemTest, BadNamesGetClearErrors) {
   S3C_EXPECT_ERRNO(fs().read(999, 0, MutableByteSpan()), EBADF);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, FilesystemTest, ::testing::Values("memory", "dir"));
+INSTANTIATE_TEST_SUITE_P(Stores, FilesystemTest,
+                         ::testing::Values("memory", "dir", "memory-plaintext-names"));
 
 }  // namespace
 }  // namespace s3cryptfs::fs
