@@ -60,7 +60,7 @@ trap stop_server EXIT
 
 list_bucket() {
   curl -s --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-    -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$endpoint/$bucket?list-type=2&prefix=quickstart/"
+    -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$endpoint/$bucket?list-type=2&prefix=quickstart%2F"
 }
 
 step "A key file and a new volume at $source ($endpoint)"
@@ -80,7 +80,12 @@ finish
 
 step "The bucket's object keys under quickstart/ (names are encrypted)"
 listing="$(list_bucket)"
-echo "$listing" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'
+keys="$(echo "$listing" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g' || true)"
+if [ -z "$keys" ]; then
+  echo "could not list the bucket: $listing" >&2
+  exit 1
+fi
+echo "$keys"
 for word in hello.txt projects numbers.txt; do
   if echo "$listing" | grep -qF "$word"; then
     echo "FOUND plaintext name '$word' in the bucket: this must never happen" >&2

@@ -65,8 +65,9 @@ step "What the store folder holds: encrypted names, encrypted content"
 unmount
 (cd "$demo/store" && find . -path ./.s3c-store -prune -o -type f -print | sort)
 first_object="$(cd "$demo/store" && find . -path ./.s3c-store -prune -o -type f -size +100c -print | head -1)"
-echo "--- the first bytes of $first_object:"
-head -c 160 "$demo/store/$first_object" | xxd | head -10
+echo "--- the last bytes of $first_object (the local store keeps a small header of ETag and"
+echo "    encrypted attributes, then the object: header and AEAD-sealed chunks):"
+tail -c 128 "$demo/store/$first_object" | xxd
 for word in hello.txt projects numbers.txt "Hello from s3cryptfs"; do
   if grep -rqF --exclude-dir=.s3c-store "$word" "$demo/store"; then
     echo "FOUND plaintext '$word' in the store: this must never happen" >&2

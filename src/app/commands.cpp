@@ -45,6 +45,13 @@ bool isGenericMountOption(const std::string& name) {
   return name.rfind('_', 0) == 0 || name.rfind("x-", 0) == 0;
 }
 
+std::string absolutePath(const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof cwd) == nullptr) return path;
+  return std::string(cwd) + "/" + path;
+}
+
 // Built-in defaults < --config / -o config=FILE < S3CRYPTFS_* environment < -o options <
 // dedicated flags (--key-file, -f).
 Result<config::MountConfig> buildConfig(const CommonArgs& args) {
@@ -57,6 +64,7 @@ Result<config::MountConfig> buildConfig(const CommonArgs& args) {
   for (const auto& [name, value] : options) {
     if (name == "config") config_file = value;
   }
+  config_file = absolutePath(config_file);
   config::MountConfig config;
   if (!config_file.empty()) {
     auto loaded = config::loadConfigFile(config_file);
@@ -74,19 +82,18 @@ Result<config::MountConfig> buildConfig(const CommonArgs& args) {
   }
   if (!args.key_file.empty()) config.key.key_file = args.key_file;
   if (!args.source.empty()) config.source = args.source;
+  // The daemon runs in "/": relative paths are taken relative to where the command was started.
+  for (std::string* path :
+       {&config.key.key_file, &config.key.passphrase_file, &config.cache.staging_dir,
+        &config.cache.disk_dir, &config.log.file, &config.s3.ca_bundle}) {
+    *path = absolutePath(*path);
+  }
   if (config.source.empty()) {
     return Error(ErrorKind::kInvalidArgument,
                  "no source given (dir:///path or s3://bucket/prefix)");
   }
   if (auto uri = store::parseStoreUri(config.source); !uri) return uri.error();
   return config;
-}
-
-std::string absolutePath(const std::string& path) {
-  if (path.empty() || path.front() == '/') return path;
-  char cwd[PATH_MAX];
-  if (getcwd(cwd, sizeof cwd) == nullptr) return path;
-  return std::string(cwd) + "/" + path;
 }
 
 Status makeDirs(const std::string& dir) {
@@ -233,7 +240,14 @@ ExitCode runMount(const MountArgs& args) {
   if (!volume) return fail(exitCodeForVolumeError(volume.error()), volume.error().message());
   protectors->owned.clear();  // the volume key is unwrapped: the protectors' keys can go
 
-  auto filesystem = openFilesystem(*volume, *config);
+  auto staging = stagingDirFor(*config, **volume);
+  if (!staging) return fail(ExitCode::kError, staging.error().message());
+  if (auto locked = lockStagingDir(*staging); !locked) {
+    return fail(locked.error().kind() == ErrorKind::kAlreadyExists ? ExitCode::kStagingInUse
+                                                                   : ExitCode::kError,
+                locked.error().message());
+  }
+  auto filesystem = openFilesystem(*volume, *config, *staging);
   if (!filesystem) {
     return fail(ExitCode::kError, filesystem.error().message());
   }
@@ -247,7 +261,6 @@ ExitCode runMount(const MountArgs& args) {
   fuse_options.read_only = config->fuse.read_only;
   fuse_options.max_threads = config->fuse.max_threads;
   fuse_options.fs_name = config->source;
-  fuse_options.debug = config->log.level == "trace";
   auto mounted = fuse::FuseSession::mount(shared_fs, mountpoint, fuse_options);
   if (!mounted) return fail(exitCodeForMountError(mounted.error()), mounted.error().message());
   std::shared_ptr<fuse::FuseSession> session(std::move(*mounted));

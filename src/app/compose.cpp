@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -209,13 +211,43 @@ Result<std::string> stagingDirFor(const config::MountConfig& config, const volum
   return dir;
 }
 
+Status lockStagingDir(const std::string& staging_dir) {
+  const std::string path = staging_dir + ".lock";
+  // Never closed: the lock lives as long as the process (and is not inherited by children).
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Error(ErrorKind::kIo, "cannot open " + path + ": " + std::strerror(errno));
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    char holder[32] = {};
+    ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+    close(fd);
+    if (err == EWOULDBLOCK) {
+      std::string pid = n > 0 ? std::string(holder, static_cast<size_t>(n)) : "?";
+      while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' '))
+        pid.pop_back();
+      return Error(ErrorKind::kAlreadyExists,
+                   "the staging folder " + staging_dir +
+                       " is in use by another s3cryptfs mount of this volume (pid " + pid +
+                       "); give this mount its own with -o staging_dir=PATH");
+    }
+    return Error(ErrorKind::kIo, "cannot lock " + path + ": " + std::strerror(err));
+  }
+  std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(fd, 0) == 0) {
+    ssize_t written = pwrite(fd, pid.data(), pid.size(), 0);
+    (void)written;  // the PID is only for the message above
+  }
+  return ok();
+}
+
 Result<std::unique_ptr<fs::Filesystem>> openFilesystem(std::shared_ptr<volume::Volume> volume,
-                                                       const config::MountConfig& config) {
-  auto staging = stagingDirFor(config, *volume);
-  if (!staging) return staging.error();
+                                                       const config::MountConfig& config,
+                                                       const std::string& staging_dir) {
   fs::FilesystemOptions options;
   options.cache_bytes = config.cache.memory_bytes;
-  options.staging_dir = *staging;
+  options.staging_dir = staging_dir;
   options.upload_concurrency = config.upload.concurrency;
   options.part_bytes = config.upload.part_bytes;
   options.metadata_ttl = std::chrono::milliseconds(config.cache.metadata_ttl_ms);

@@ -38,9 +38,15 @@ Result<Protectors> protectorsFor(const config::KeySettings& settings);
 // Created with mode 0700.
 Result<std::string> stagingDirFor(const config::MountConfig& config, const volume::Volume& volume);
 
+// Takes the staging folder for this process: an exclusive flock on "<staging_dir>.lock", held
+// until the process ends. Two daemons sharing one staging folder would replay and upload each
+// other's journal. kAlreadyExists (naming the holder's PID) when another mount holds it.
+Status lockStagingDir(const std::string& staging_dir);
+
 // The filesystem over an opened volume, with the caches and bounds of the configuration.
 Result<std::unique_ptr<fs::Filesystem>> openFilesystem(std::shared_ptr<volume::Volume> volume,
-                                                       const config::MountConfig& config);
+                                                       const config::MountConfig& config,
+                                                       const std::string& staging_dir);
 
 // The exit code an error of Volume::open / Volume::create means.
 ExitCode exitCodeForVolumeError(const Error& error);

@@ -21,6 +21,7 @@ enum class ExitCode : int {
   kMountFailed = 20,        // FUSE refused the mount
   kDaemonDied = 21,         // the background daemon ended before the mount was ready
   kDirtyDataLeft = 22,      // shutdown could not upload everything (it stays in staging)
+  kStagingInUse = 23,       // another mount of this volume uses the same staging folder
   kAborted = 130,           // a second SIGINT: stopped at once, the journal keeps the rest
 };
 

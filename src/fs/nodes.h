@@ -59,6 +59,7 @@ struct OpenFile {
   // Sequential-read detection for readahead.
   uint64_t next_sequential = 0;
   uint64_t readahead_chunks = 0;
+  uint64_t prefetched_until = 0;  // readahead has fetched chunks below this
 };
 
 }  // namespace s3cryptfs::fs

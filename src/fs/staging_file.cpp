@@ -132,6 +132,7 @@ StagingFile::StagingFile(std::string base, int fd)
 
 StagingFile::~StagingFile() {
   if (fd_ >= 0) ::close(fd_);
+  if (journal_fd_ >= 0) ::close(journal_fd_);
 }
 
 Result<std::unique_ptr<StagingFile>> StagingFile::create(const std::string& dir) {
@@ -178,16 +179,21 @@ Status StagingFile::read(uint64_t offset, MutableByteSpan out) const {
 }
 
 Status StagingFile::writeJournal(const JournalRecord& record) {
+  // Rewritten in place (one pwrite of a small record, then a trim), not through a temp file and
+  // a rename: this runs on every write that grows a file, and a file creation per update cost
+  // more than the write itself. A kill cannot tear a single small pwrite into the page cache;
+  // a record left with an old tail after it still decodes, since decoding stops at "end".
   std::string text = encodeJournal(record);
-  std::string temp = journal_path_ + ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return ioError(errno, "writing staging journal " + temp);
-  Status written = writeAll(fd, asBytes(text).data(), text.size(), 0, temp);
-  ::close(fd);
-  if (!written) return written;
-  if (::rename(temp.c_str(), journal_path_.c_str()) != 0) {
-    return ioError(errno, "renaming staging journal " + temp);
+  if (journal_fd_ < 0) {
+    journal_fd_ = ::open(journal_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (journal_fd_ < 0) return ioError(errno, "writing staging journal " + journal_path_);
   }
+  S3C_RETURN_IF_ERROR(writeAll(journal_fd_, asBytes(text).data(), text.size(), 0, journal_path_));
+  if (text.size() < journal_size_ &&
+      ::ftruncate(journal_fd_, static_cast<off_t>(text.size())) != 0) {
+    return ioError(errno, "trimming staging journal " + journal_path_);
+  }
+  journal_size_ = text.size();
   return ok();
 }
 
@@ -204,10 +210,14 @@ Result<JournalRecord> StagingFile::readJournal() const {
 }
 
 void StagingFile::dropJournal() {
+  if (journal_fd_ >= 0) ::close(journal_fd_);
+  journal_fd_ = -1;
+  journal_size_ = 0;
   ::unlink(journal_path_.c_str());
 }
 
 void StagingFile::discard() {
+  dropJournal();
   ::unlink(journal_path_.c_str());
   ::unlink(data_path_.c_str());
 }

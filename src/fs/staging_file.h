@@ -27,8 +27,8 @@ std::string encodeJournal(const JournalRecord& record);
 Result<JournalRecord> decodeJournal(std::string_view text);
 
 // One file's staging area under the staging folder: NAME.data holds sealed chunks at their
-// cipher offsets in the future object (ciphertext only), NAME.journal the record above. The
-// journal is replaced atomically (temp file + rename).
+// cipher offsets in the future object (ciphertext only), NAME.journal the record above,
+// rewritten in place on each change (see writeJournal).
 class StagingFile {
  public:
   static Result<std::unique_ptr<StagingFile>> create(const std::string& dir);
@@ -58,6 +58,8 @@ class StagingFile {
   std::string data_path_;
   std::string journal_path_;
   int fd_ = -1;
+  int journal_fd_ = -1;
+  uint64_t journal_size_ = 0;
 };
 
 }  // namespace s3cryptfs::fs

@@ -17,8 +17,11 @@ Error baseChanged(const std::string& key) {
 }
 }  // namespace
 
-uint64_t Uploader::chunksPerPart(const format::ChunkLayout& layout) const {
-  return std::max<uint64_t>(1, part_bytes_ / layout.chunkSize());
+uint64_t Uploader::chunksPerPart(const format::ChunkLayout& layout, uint64_t size) const {
+  // S3 allows 10 000 parts: very big files get bigger parts.
+  uint64_t chunks = layout.chunkCount(size);
+  return std::max(
+      {uint64_t{1}, part_bytes_ / layout.chunkSize(), (chunks + kMaxParts - 1) / kMaxParts});
 }
 
 bool Uploader::allStaged(const UploadSource& source) {
@@ -73,7 +76,7 @@ Result<Bytes> Uploader::assemble(const UploadSource& source) const {
 Result<store::ObjectInfo> Uploader::upload(const UploadSource& source,
                                            const UploadTarget& target) const {
   const auto& layout = source.cipher->layout();
-  uint64_t per_part = chunksPerPart(layout);
+  uint64_t per_part = chunksPerPart(layout, source.size);
   if (layout.partCount(source.size, per_part) <= 1) {
     S3C_ASSIGN_OR_RETURN(Bytes body, assemble(source));
     store::PutOptions options{target.metadata, target.condition};

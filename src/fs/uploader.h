@@ -42,7 +42,9 @@ class Uploader {
   Result<store::ObjectInfo> upload(const UploadSource& source, const UploadTarget& target) const;
   // The whole object in memory (small files; also what a conflict copy is made from).
   Result<Bytes> assemble(const UploadSource& source) const;
-  uint64_t chunksPerPart(const format::ChunkLayout& layout) const;
+  static constexpr uint64_t kMaxParts = 10000;
+  // Whole chunks per part for an object of `size` plaintext bytes.
+  uint64_t chunksPerPart(const format::ChunkLayout& layout, uint64_t size) const;
   // Whether every chunk is staged (the base is not needed at all).
   static bool allStaged(const UploadSource& source);
 

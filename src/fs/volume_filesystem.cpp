@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <future>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -17,6 +18,7 @@
 #include "s3cryptfs/core/log.h"
 #include "s3cryptfs/crypto/random.h"
 
+#include "errno_mapping_store.h"
 #include "nodes.h"
 #include "parallel.h"
 #include "uploader.h"
@@ -86,7 +88,8 @@ class VolumeFilesystem final : public Filesystem {
   VolumeFilesystem(std::shared_ptr<volume::Volume> volume, FilesystemOptions options)
       : volume_(std::move(volume)),
         options_(std::move(options)),
-        store_(volume_->store()),
+        mapped_store_(volume_->store()),
+        store_(mapped_store_),
         objects_(volume_->objects()),
         layout_(objects_.layout()),
         caps_(store_.capabilities()),
@@ -102,6 +105,8 @@ class VolumeFilesystem final : public Filesystem {
   }
 
   Status recoverJournals();
+  void dropTornChunks(const JournalRecord& record, const format::FileCipher& cipher,
+                      const StagingFile& staging, std::set<uint64_t>& dirty);
 
   // ---- Filesystem ----
   Result<Entry> lookup(InodeId parent, std::string_view name) override;
@@ -248,7 +253,7 @@ class VolumeFilesystem final : public Filesystem {
       auto found = nodes_.find(ino);
       if (found == nodes_.end()) return;
       Node& node = *found->second;
-      if (node.lookups > 0 || node.open_handles > 0 || node.children > 0) return;
+      if (node.lookups > 0 || node.open_handles > 0 || node.children > 0 || node.file) return;
       auto key = std::make_pair(node.parent, node.name);
       if (auto child = children_.find(key); child != children_.end() && child->second == ino) {
         children_.erase(child);
@@ -307,10 +312,14 @@ class VolumeFilesystem final : public Filesystem {
 
   // ---- open files ----
   Result<FilePtr> attachFile(const NodePtr& node);
-  void detachFile(const NodePtr& node);
+  void detachFile(const NodePtr& node, bool keep_staged = false);
   // Reads the header of the open file's object (once), together with its first
   // `prefetch_chunks` chunks when a read at the start is coming (one GET instead of two).
   Status ensureCipher(OpenFile& file, const NodePtr& node, uint64_t prefetch_chunks = 0);
+  // One attempt of ensureCipher: false when the object turned out to be a newer version than
+  // the cached attributes said (they are refreshed; the caller tries once more).
+  Result<bool> readHeader(OpenFile& file, const NodePtr& node, uint64_t prefetch_chunks,
+                          bool retried);
   // What a fetch needs of an open file, copied so the fetch can run without its mutex.
   struct RemoteView {
     std::shared_ptr<const format::FileCipher> cipher;
@@ -376,9 +385,27 @@ class VolumeFilesystem final : public Filesystem {
   Status moveObject(const std::string& from_key, const std::string& to_key);
   Result<bool> directoryIsEmpty(const std::string& path);
   Status listDirectory(DirHandle& dir);
+  // The node of a listed name (created, attributes unknown, when the table has none).
+  NodePtr listedChildLocked(Node& dir, const std::string& name, uint32_t type) {
+    NodePtr node = childLocked(dir.ino, name);
+    if (node != nullptr) return node;
+    node = std::make_shared<Node>();
+    node->ino = next_ino_++;
+    node->parent = dir.ino;
+    node->name = name;
+    if (type == S_IFDIR) {
+      node->attrs = defaultDirAttributes();
+      node->implicit_dir = true;
+    }
+    nodes_[node->ino] = node;
+    children_[{dir.ino, name}] = node->ino;
+    ++dir.children;
+    return node;
+  }
 
   std::shared_ptr<volume::Volume> volume_;
   const FilesystemOptions options_;
+  ErrnoMappingStore mapped_store_;
   store::ObjectStore& store_;
   const volume::VolumeObjects& objects_;
   const format::ChunkLayout layout_;
@@ -418,7 +445,7 @@ void VolumeFilesystem::logForeign(const std::string& key, const Error& error) {
 
 Result<VolumeFilesystem::Probe> VolumeFilesystem::probeObject(const std::string& key,
                                                               const store::ObjectInfo& info) {
-  auto attrs = objects_.openFromMetadata(key, info.metadata);
+  auto attrs = ErrnoMappingStore::map(objects_.openFromMetadata(key, info.metadata));
   if (!attrs) {
     if (attrs.error().kind() == ErrorKind::kNotFound) {
       logForeign(key, attrs.error());
@@ -442,7 +469,7 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probeObject(const std::string&
 
 Result<VolumeFilesystem::Probe> VolumeFilesystem::probeMarker(const std::string& key,
                                                               const store::ObjectInfo& info) {
-  auto attrs = objects_.openFromMetadata(key, info.metadata);
+  auto attrs = ErrnoMappingStore::map(objects_.openFromMetadata(key, info.metadata));
   if (!attrs) {
     log::error("directory marker {}: attribute block does not open: {}", key,
                attrs.error().describe());
@@ -491,13 +518,19 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probe(const std::string& path)
     return root;
   }
   S3C_ASSIGN_OR_RETURN(std::string key, objects_.objectKey(path));
+  // The object and the directory below the name are asked for at once (one round trip for a
+  // miss, the common case before a create); the marker is read only when the directory exists.
+  auto below = std::async(std::launch::async, [this, &path] { return listProbe(path); });
   auto head = store_.head(key);
+  auto listed = below.get();
   if (head) {
     S3C_ASSIGN_OR_RETURN(Probe probed, probeObject(key, *head));
     if (probed.found) return probed;
   } else if (head.error().kind() != ErrorKind::kNotFound) {
     return head.error();
   }
+  if (!listed) return listed.error();
+  if (!listed->found) return listed;
   S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey(path));
   auto marker_head = store_.head(marker);
   if (marker_head) {
@@ -506,7 +539,7 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probe(const std::string& path)
   } else if (marker_head.error().kind() != ErrorKind::kNotFound) {
     return marker_head.error();
   }
-  return listProbe(path);
+  return listed;  // a directory without a marker
 }
 
 Status VolumeFilesystem::refreshNode(const NodePtr& node, bool force) {
@@ -638,7 +671,8 @@ Status VolumeFilesystem::persistAttributes(const NodePtr& node) {
   }
   if (attrs.kind == format::NodeKind::kDirectory) {
     S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey(path));
-    S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(marker, attrs));
+    S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                         ErrnoMappingStore::map(objects_.sealToMetadata(marker, attrs)));
     S3C_ASSIGN_OR_RETURN(store::ObjectInfo info, store_.put(marker, {}, {metadata, {}}));
     bool now_sidecar = volume::VolumeObjects::usesSidecar(metadata);
     if (sidecar && !now_sidecar) (void)store_.remove(objects_.sidecarKey(marker));
@@ -656,7 +690,8 @@ Status VolumeFilesystem::persistAttributes(const NodePtr& node) {
     etag = file->remote_etag;
   }
   S3C_ASSIGN_OR_RETURN(std::string key, objects_.objectKey(path));
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(key, attrs));
+  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                       ErrnoMappingStore::map(objects_.sealToMetadata(key, attrs)));
   auto info = rewriteMetadata(key, metadata, etag);
   if (!info) {
     if (isLostRace(info.error())) {
@@ -710,7 +745,12 @@ Result<Attr> VolumeFilesystem::setattr(InodeId ino, const SetAttrRequest& reques
       }
       if (only_us) uploaded = flushNode(node);
     }
-    detachFile(node);
+    bool keep = false;
+    {
+      std::lock_guard file_lock(file->mutex);
+      keep = !file->unlinked && !file->dirty.empty();
+    }
+    detachFile(node, keep);
     S3C_RETURN_IF_ERROR(resized);
     S3C_RETURN_IF_ERROR(uploaded);
   }
@@ -789,7 +829,8 @@ Result<Entry> VolumeFilesystem::mkdir(InodeId parent, std::string_view name, uin
   made.attrs.uid = caller.uid;
   made.attrs.gid = caller.gid;
   made.attrs.atime_ns = made.attrs.mtime_ns = made.attrs.ctime_ns = nowNs();
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(marker, made.attrs));
+  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                       ErrnoMappingStore::map(objects_.sealToMetadata(marker, made.attrs)));
   S3C_RETURN_IF_ERROR(putNew(marker, {}, metadata));
   std::lock_guard lock(table_mutex_);
   NodePtr node = installLocked(parent, name, made);
@@ -815,7 +856,8 @@ Result<VolumeFilesystem::NodePtr> VolumeFilesystem::createFileObject(
   made.attrs.content_key_version = cipher.header().key_version;
   made.attrs.file_id = cipher.header().file_id;
   if (kind == format::NodeKind::kSymlink) made.attrs.symlink_target = std::string(target);
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(key, made.attrs));
+  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                       ErrnoMappingStore::map(objects_.sealToMetadata(key, made.attrs)));
   store::PutOptions put{metadata, {}};
   if (caps_.conditional_put_if_none_match) put.condition.if_none_match = true;
   auto written = store_.put(key, body, put);
@@ -960,10 +1002,13 @@ Result<VolumeFilesystem::FilePtr> VolumeFilesystem::attachFile(const NodePtr& no
   return file;
 }
 
-void VolumeFilesystem::detachFile(const NodePtr& node) {
+void VolumeFilesystem::detachFile(const NodePtr& node, bool keep_staged) {
   std::lock_guard lock(table_mutex_);
   if (node->open_handles > 0) --node->open_handles;
   if (node->open_handles == 0) {
+    // Data whose upload failed stays attached ("parked"): the next open continues from it and
+    // the next flush or syncAll retries, rather than showing the old version until a remount.
+    if (keep_staged) return;
     node->file = nullptr;
     node->fetched = Clock::now();
     maybeEraseLocked(node->ino);
@@ -1003,6 +1048,14 @@ Result<HandleId> VolumeFilesystem::open(InodeId ino, int flags) {
 Status VolumeFilesystem::ensureCipher(OpenFile& file, const NodePtr& node,
                                       uint64_t prefetch_chunks) {
   if (file.cipher) return ok();
+  S3C_ASSIGN_OR_RETURN(bool read, readHeader(file, node, prefetch_chunks, false));
+  if (read) return ok();
+  S3C_RETURN_IF_ERROR(readHeader(file, node, prefetch_chunks, true));
+  return ok();
+}
+
+Result<bool> VolumeFilesystem::readHeader(OpenFile& file, const NodePtr& node,
+                                          uint64_t prefetch_chunks, bool retried) {
   std::string path;
   format::Attributes attrs;
   {
@@ -1018,8 +1071,18 @@ Status VolumeFilesystem::ensureCipher(OpenFile& file, const NodePtr& node,
   auto got = store_.get(key, store::ByteRange{0, length});
   if (!got) return got.error().withContext("reading the header of " + key);
   if (got->info.etag != file.remote_etag) {
-    return Error(ErrorKind::kPreconditionFailed,
-                 "object " + key + " was replaced by another writer while open");
+    if (!file.dirty.empty() || retried) {
+      return Error(ErrorKind::kPreconditionFailed,
+                   "object " + key + " was replaced by another writer while open");
+    }
+    // Another writer replaced it since our attributes were cached (within the TTL): nothing
+    // of the old version was read yet, so this open simply takes the new one (close-to-open).
+    S3C_RETURN_IF_ERROR(refreshNode(node, true));
+    std::lock_guard lock(table_mutex_);
+    file.remote_etag = node->etag;
+    file.remote_size = node->attrs.size;
+    file.size = node->attrs.size;
+    return false;
   }
   auto cipher = objects_.cipherForHeader(got->body);
   if (!cipher) {
@@ -1045,7 +1108,7 @@ Status VolumeFilesystem::ensureCipher(OpenFile& file, const NodePtr& node,
       at += sealed;
     }
   }
-  return ok();
+  return true;
 }
 
 Status VolumeFilesystem::fetchRemote(OpenFile& file, const std::string& key, uint64_t first,
@@ -1277,16 +1340,24 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
     S3C_RETURN_IF_ERROR(
         ensureCipher(*file, h.node, span.first == 0 ? std::max<uint64_t>(span.count, 4) : 0));
     S3C_ASSIGN_OR_RETURN(key, keyOf(h.node));
-    // Readahead: sequential reads double the window up to kMaxReadaheadBytes.
+    // Readahead: sequential reads double the window up to kMaxReadaheadBytes. It is fetched
+    // in batches (when less than half a window is left ahead), so each fetch is big enough to
+    // run as several parallel ranges instead of a trickle of two-chunk GETs.
+    window = span.count;
+    uint64_t span_end = span.first + span.count;
     if (offset == file->next_sequential && offset != 0) {
       uint64_t max_chunks = std::max<uint64_t>(1, kMaxReadaheadBytes / layout_.chunkSize());
       file->readahead_chunks =
           std::min(max_chunks, std::max<uint64_t>(4, file->readahead_chunks * 2));
+      if (span_end + file->readahead_chunks / 2 >= file->prefetched_until) {
+        window = span.count + file->readahead_chunks;
+        file->prefetched_until = span.first + window;
+      }
     } else {
       file->readahead_chunks = 0;
+      file->prefetched_until = 0;
     }
     file->next_sequential = offset + length;
-    window = span.count + file->readahead_chunks;
     view = viewOf(*file, span.first, window);
   }
   S3C_RETURN_IF_ERROR(fetchChunks(view, key, span.first, window, span.count));
@@ -1355,7 +1426,8 @@ Status VolumeFilesystem::saveConflict(const NodePtr& node, const std::string& ke
   std::string conflict_path =
       path + ".conflict-" + std::to_string(nowNs() / 1000000000) + "-" + toHex(suffix);
   S3C_ASSIGN_OR_RETURN(std::string conflict_key, objects_.objectKey(conflict_path));
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(conflict_key, attrs));
+  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                       ErrnoMappingStore::map(objects_.sealToMetadata(conflict_key, attrs)));
   if (body) {
     S3C_RETURN_IF_ERROR(putNew(conflict_key, *body, metadata));
   } else if (Uploader::allStaged(source)) {
@@ -1386,7 +1458,8 @@ Status VolumeFilesystem::uploadLocked(OpenFile& file, const NodePtr& node) {
   attrs.size = file.size;
   attrs.content_key_version = file.cipher->header().key_version;
   attrs.file_id = file.cipher->header().file_id;
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(key, attrs));
+  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                       ErrnoMappingStore::map(objects_.sealToMetadata(key, attrs)));
   UploadSource source;
   source.cipher = file.cipher.get();
   source.size = file.size;
@@ -1402,7 +1475,7 @@ Status VolumeFilesystem::uploadLocked(OpenFile& file, const NodePtr& node) {
   }
   Result<store::ObjectInfo> uploaded = Error(ErrorKind::kInternal, "not uploaded");
   std::optional<Bytes> body;
-  if (layout_.partCount(file.size, uploader_.chunksPerPart(layout_)) <= 1) {
+  if (layout_.partCount(file.size, uploader_.chunksPerPart(layout_, file.size)) <= 1) {
     auto assembled = uploader_.assemble(source);
     if (assembled) {
       body = std::move(assembled).value();
@@ -1467,6 +1540,15 @@ Status VolumeFilesystem::flushNode(const NodePtr& node) {
       file->size = node->attrs.size;
     }
   }
+  if (uploaded) {
+    // A parked file (closed while its upload failed) is done now.
+    std::lock_guard lock(table_mutex_);
+    if (node->open_handles == 0 && node->file == file) {
+      node->file = nullptr;
+      node->fetched = Clock::now();
+      maybeEraseLocked(node->ino);
+    }
+  }
   return uploaded;
 }
 
@@ -1488,6 +1570,7 @@ Status VolumeFilesystem::release(HandleId handle) {
     uploaded = flushNode(h.node);
     FilePtr file;
     bool last = false;
+    bool keep = false;
     {
       std::lock_guard lock(table_mutex_);
       handles_.erase(handle);
@@ -1502,8 +1585,9 @@ Status VolumeFilesystem::release(HandleId handle) {
         file->staging.reset();
         file->dirty.clear();
       }
+      keep = !file->dirty.empty();
     }
-    detachFile(h.node);
+    detachFile(h.node, keep);
   }
   return uploaded;
 }
@@ -1524,8 +1608,10 @@ Status VolumeFilesystem::materializeLocked(OpenFile& file, const NodePtr& node) 
       ++i;
       continue;
     }
+    // Runs of at most one part's worth of chunks: memory stays bounded for big files.
     uint64_t j = i;
-    while (j < count && !file.dirty.contains(j))
+    uint64_t max_run = uploader_.chunksPerPart(layout_, file.size);
+    while (j < count && j - i < max_run && !file.dirty.contains(j))
       ++j;
     format::ByteRange range = layout_.cipherRange({i, j - i}, file.size);
     S3C_ASSIGN_OR_RETURN(store::GetResult got,
@@ -1616,8 +1702,9 @@ Status VolumeFilesystem::rmdir(InodeId parent, std::string_view name) {
 Status VolumeFilesystem::moveObject(const std::string& from_key, const std::string& to_key) {
   S3C_ASSIGN_OR_RETURN(store::ObjectInfo info, store_.head(from_key));
   S3C_ASSIGN_OR_RETURN(format::Attributes attrs,
-                       objects_.openFromMetadata(from_key, info.metadata));
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(to_key, attrs));
+                       ErrnoMappingStore::map(objects_.openFromMetadata(from_key, info.metadata)));
+  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                       ErrnoMappingStore::map(objects_.sealToMetadata(to_key, attrs)));
   store::CopyOptions copy;
   copy.replace_metadata = metadata;
   copy.source_if_match = info.etag;
@@ -1641,7 +1728,8 @@ Status VolumeFilesystem::moveTree(const std::string& from, const std::string& to
   } else {
     // An implicit directory keeps existing at its new place only through a marker.
     format::Attributes attrs = defaultDirAttributes();
-    S3C_ASSIGN_OR_RETURN(store::Metadata metadata, objects_.sealToMetadata(to_marker, attrs));
+    S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                         ErrnoMappingStore::map(objects_.sealToMetadata(to_marker, attrs)));
     S3C_RETURN_IF_ERROR(store_.put(to_marker, {}, {metadata, {}}));
   }
   S3C_ASSIGN_OR_RETURN(std::string prefix, objects_.listingPrefix(from));
@@ -1865,22 +1953,34 @@ Status VolumeFilesystem::listDirectory(DirHandle& dir) {
     }
     children.try_emplace(*name, std::pair<uint32_t, uint64_t>{S_IFDIR, 0});
   }
+  if (objects_.names().mode() == format::NameMode::kPlaintext) {
+    // Plaintext names authenticate nothing: an object is ours only if its attribute block
+    // opens, so objects not seen before are checked (bounded parallel HEADs) before they are
+    // shown. Encrypted names need no such check: a name that decrypts is ours.
+    std::vector<std::string> unknown;
+    {
+      std::lock_guard lock(table_mutex_);
+      for (const auto& [name, info] : children) {
+        NodePtr known = childLocked(dir.node->ino, name);
+        if (info.first == 0 && (known == nullptr || !known->attrs_known)) unknown.push_back(name);
+      }
+    }
+    std::vector<bool> foreign(unknown.size(), false);
+    parallelFor(unknown.size(), kHeadConcurrency, [&](size_t i) {
+      auto key = objects_.objectKey(childPath(path, unknown[i]));
+      if (!key) return;
+      auto head = store_.head(*key);
+      if (!head) return;  // vanished or unreachable: lookups decide
+      auto probed = probeObject(*key, *head);
+      foreign[i] = probed && !probed->found;
+    });
+    for (size_t i = 0; i < unknown.size(); ++i) {
+      if (foreign[i]) children.erase(unknown[i]);
+    }
+  }
   std::lock_guard lock(table_mutex_);
   for (auto& [name, info] : children) {
-    NodePtr node = childLocked(dir.node->ino, name);
-    if (node == nullptr) {
-      node = std::make_shared<Node>();
-      node->ino = next_ino_++;
-      node->parent = dir.node->ino;
-      node->name = name;
-      if (info.first == S_IFDIR) {
-        node->attrs = defaultDirAttributes();
-        node->implicit_dir = true;
-      }
-      nodes_[node->ino] = node;
-      children_[{node->parent, name}] = node->ino;
-      ++dir.node->children;
-    }
+    NodePtr node = listedChildLocked(*dir.node, name, info.first);
     uint32_t type = node->attrs_known ? (node->attrs.mode & S_IFMT) : info.first;
     dir.entries.push_back(DirEntry{name, node->ino, type, dir.entries.size() + 1, std::nullopt});
   }
@@ -1913,8 +2013,15 @@ Result<std::vector<DirEntry>> VolumeFilesystem::readdir(HandleId handle, uint64_
   {
     std::lock_guard lock(table_mutex_);
     for (size_t i = 0; i < out.size(); ++i) {
-      auto found = nodes_.find(out[i].ino);
-      if (found != nodes_.end()) nodes[i] = found->second;
+      if (out[i].name == "." || out[i].name == "..") {
+        auto found = nodes_.find(out[i].ino);
+        if (found != nodes_.end()) nodes[i] = found->second;
+        continue;
+      }
+      // By name, not by the listed inode: another listing's release may have dropped an
+      // inode the kernel never looked up; the name gets a node again.
+      nodes[i] = listedChildLocked(*dir->node, out[i].name, out[i].type);
+      out[i].ino = nodes[i]->ino;
     }
   }
   std::vector<bool> failed(out.size(), false);
@@ -2071,6 +2178,47 @@ Status VolumeFilesystem::syncAll() {
 
 // ===================================================================== journal recovery
 
+// A kill in the middle of a write(2) of a chunk can leave it half written. Each staged chunk is
+// checked; a torn one is replaced by the base version's chunk where that one is valid at this
+// position (the write that tore it never returned, so the old bytes are a correct outcome), and
+// otherwise uploaded as it is, so only reads of that chunk fail (EIO), and logged.
+void VolumeFilesystem::dropTornChunks(const JournalRecord& record, const format::FileCipher& cipher,
+                                      const StagingFile& staging, std::set<uint64_t>& dirty) {
+  std::optional<uint64_t> base_size;
+  bool base_checked = false;
+  const uint64_t last = layout_.lastChunkIndex(record.size);
+  for (auto it = dirty.begin(); it != dirty.end();) {
+    uint64_t i = *it;
+    uint64_t length = layout_.chunkPlainSize(i, record.size);
+    Bytes sealed(length + format::kChunkOverhead);
+    bool intact = staging.read(layout_.chunkCipherOffset(i), sealed) &&
+                  cipher.openChunk(i, i == last, sealed).has_value();
+    if (intact) {
+      ++it;
+      continue;
+    }
+    if (!base_checked && !record.base_etag.empty()) {
+      base_checked = true;
+      auto head = store_.head(record.key);
+      // Its chunks are valid here only under the same file id (not after a truncation to 0).
+      auto attrs = head ? objects_.openFromMetadata(record.key, head->metadata)
+                        : Result<format::Attributes>(head.error());
+      if (head && head->etag == record.base_etag && attrs &&
+          attrs->file_id == cipher.header().file_id) {
+        auto plain = layout_.plainSize(head->size);
+        if (plain) base_size = *plain;
+      }
+    }
+    bool base_has_it = base_size && i < layout_.chunkCount(*base_size) &&
+                       layout_.chunkPlainSize(i, *base_size) == length &&
+                       (i == layout_.lastChunkIndex(*base_size)) == (i == last);
+    log::error("object {}: staged chunk {} was torn by the crash; {}", record.key, i,
+               base_has_it ? "the previous version of the chunk is kept"
+                           : "it is uploaded as it is and will read as an error");
+    it = base_has_it ? dirty.erase(it) : std::next(it);
+  }
+}
+
 Status VolumeFilesystem::recoverJournals() {
   if (options_.staging_dir.empty()) return ok();
   for (const std::string& journal : StagingFile::listJournals(options_.staging_dir)) {
@@ -2093,6 +2241,7 @@ Status VolumeFilesystem::recoverJournals() {
       continue;
     }
     std::set<uint64_t> dirty(record->chunks.begin(), record->chunks.end());
+    dropTornChunks(*record, *cipher, **staging, dirty);
     UploadSource source;
     source.cipher = &*cipher;
     source.size = record->size;
@@ -2100,7 +2249,7 @@ Status VolumeFilesystem::recoverJournals() {
     source.staging = staging->get();
     source.base_key = record->key;
     source.base_etag = record->base_etag;
-    auto metadata = objects_.sealToMetadata(record->key, *attrs);
+    auto metadata = ErrnoMappingStore::map(objects_.sealToMetadata(record->key, *attrs));
     if (!metadata) {
       log::error("staging journal {}: {}", journal, metadata.error().describe());
       continue;
@@ -2137,7 +2286,7 @@ Status VolumeFilesystem::recoverJournals() {
         *path + ".conflict-" + std::to_string(nowNs() / 1000000000) + "-" + toHex(*suffix);
     auto conflict_key = objects_.objectKey(conflict_path);
     if (!conflict_key) continue;
-    auto conflict_metadata = objects_.sealToMetadata(*conflict_key, *attrs);
+    auto conflict_metadata = ErrnoMappingStore::map(objects_.sealToMetadata(*conflict_key, *attrs));
     if (!conflict_metadata) continue;
     UploadTarget conflict{*conflict_key, *conflict_metadata, {}};
     conflict.condition.if_none_match = caps_.conditional_put_if_none_match;

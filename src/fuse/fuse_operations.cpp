@@ -230,9 +230,12 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void opRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  std::vector<uint8_t> buffer(size);
+  // One buffer per worker thread, grown to the largest read (1 MiB with the kernel's defaults),
+  // so reads do not allocate and zero a fresh megabyte each.
+  thread_local std::vector<uint8_t> buffer;
+  if (buffer.size() < size) buffer.resize(size);
   auto got = filesystem(req).read(fi->fh, static_cast<uint64_t>(off),
-                                  MutableByteSpan(buffer.data(), buffer.size()));
+                                  MutableByteSpan(buffer.data(), size));
   if (!got) return replyError(req, "read", ino, got.error());
   fuse_reply_buf(req, reinterpret_cast<const char*>(buffer.data()), std::min(*got, size));
 }

@@ -79,7 +79,7 @@ std::string s3cryptfsBinary() {
 
 CommandResult runCommand(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env,
-                         std::chrono::milliseconds timeout) {
+                         std::chrono::milliseconds timeout, const std::string& cwd) {
   CommandResult result;
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -94,6 +94,7 @@ CommandResult runCommand(const std::vector<std::string>& argv,
     if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
     for (const auto& [name, value] : env)
       setenv(name.c_str(), value.c_str(), 1);
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
     std::vector<char*> args;
     for (const auto& arg : argv)
       args.push_back(const_cast<char*>(arg.c_str()));

@@ -29,11 +29,13 @@ struct CommandResult {
   bool timed_out = false;
 };
 
-// Runs argv (argv[0] is a path), with `env` added to this process's environment, and waits up
-// to `timeout` for it to exit and close its output. A command still running then is killed.
+// Runs argv (argv[0] is a path), with `env` added to this process's environment, in `cwd` (empty:
+// this process's), and waits up to `timeout` for it to exit and close its output. A command
+// still running then is killed.
 CommandResult runCommand(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env = {},
-                         std::chrono::milliseconds timeout = std::chrono::seconds(60));
+                         std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                         const std::string& cwd = "");
 
 // PIDs of processes whose command line contains `needle` (the scratch folder of a test), never
 // this process.

@@ -20,7 +20,9 @@ struct FuseOptions {
   uint32_t max_threads = 16;  // upper bound of FUSE worker threads
   std::string fs_name;        // shown as the source in /proc/mounts, e.g. "s3://bucket/prefix"
   std::string subtype = "s3cryptfs";  // the type is "fuse.<subtype>"
-  bool debug = false;                 // libfuse's own request trace (never has file content)
+  // libfuse's own request trace on stderr. It prints plaintext names: for debugging the adapter
+  // only, never set by the app.
+  bool debug = false;
 };
 
 // One mounted FUSE session serving an fs::Filesystem: libfuse3's low-level API and its

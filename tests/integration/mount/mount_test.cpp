@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -71,6 +72,25 @@ TEST_F(MountErrorsTest, MountPointBusy) {
   auto second = volume_->mount();
   EXPECT_EQ(second.exit_code, 19) << second.output;
   EXPECT_TRUE(contains(second.output, "busy")) << second.output;
+  EXPECT_TRUE(volume_->unmount());
+}
+
+TEST_F(MountErrorsTest, SecondMountOfTheVolumeNeedsItsOwnStagingFolder) {
+  ASSERT_EQ(volume_->mount().exit_code, 0) << volume_->log();
+  const std::string second = volume_->scratch() + "/mnt2";
+  std::filesystem::create_directories(second);
+  auto result = mountWith(volume_->mountArgs(second));
+  EXPECT_EQ(result.exit_code, 23) << result.output;
+  EXPECT_TRUE(contains(result.output, "in use by another s3cryptfs mount")) << result.output;
+  EXPECT_FALSE(isMounted(second));
+  // With a staging folder of its own, it mounts.
+  auto args = volume_->mountArgs(second);
+  args.push_back("-o");
+  args.push_back("staging_dir=" + volume_->scratch() + "/staging2");
+  result = mountWith(args);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(isMounted(second));
+  EXPECT_EQ(runCommand({"/bin/fusermount3", "-u", second}).exit_code, 0);
   EXPECT_TRUE(volume_->unmount());
 }
 
@@ -137,6 +157,37 @@ TEST_F(MountErrorsTest, KeygenAndInitRefuseToOverwrite) {
   EXPECT_TRUE(contains(init.output, "already exists")) << init.output;
 }
 
+TEST_F(MountErrorsTest, TamperedDescriptorIsReported) {
+  const std::string descriptor = volume_->storeDir() + "/f.s3cryptfs.volume";
+  std::string bytes = readWholeFile(descriptor);
+  ASSERT_GT(bytes.size(), 64u);
+  bytes.back() = static_cast<char>(bytes.back() ^ 1);  // the MAC's last byte
+  ASSERT_TRUE(writeWholeFile(descriptor, bytes));
+  auto result = volume_->mount();
+  EXPECT_EQ(result.exit_code, 17) << result.output;
+  EXPECT_TRUE(contains(result.output, "fails its MAC")) << result.output;
+  EXPECT_FALSE(isMounted(volume_->mountpoint()));
+}
+
+TEST_F(MountErrorsTest, BadEnvironmentOrConfigurationFile) {
+  auto env = volume_->env();
+  env["S3CRYPTFS_UPLOAD_CONCURRENCY"] = "-1";
+  std::vector<std::string> argv = {s3cryptfsBinary(), "mount"};
+  for (auto& arg : volume_->mountArgs(volume_->mountpoint()))
+    argv.push_back(arg);
+  auto result = runCommand(argv, env);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_TRUE(contains(result.output, "upload.concurrency")) << result.output;
+
+  const std::string yaml = volume_->scratch() + "/bad.yaml";
+  ASSERT_TRUE(writeWholeFile(yaml, "cache:\n  memory_bites: 1GiB\n"));
+  argv.push_back("--config");
+  argv.push_back(yaml);
+  result = runCommand(argv, volume_->env());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_TRUE(contains(result.output, "memory_bites")) << result.output;
+}
+
 TEST(MountErrorsS3Test, NoSuchBucketWrongCredentialsUnreachable) {
   MountedVolume volume("ceph", testName());
   ASSERT_TRUE(volume.ok()) << volume.initResult().output;
@@ -193,6 +244,39 @@ TEST(MountLifecycleTest, BackgroundReturnsOnlyWhenReady) {
   EXPECT_TRUE(contains(volume.log(), "unmounted")) << volume.log();
 }
 
+// Starts `s3cryptfs mount ... -f` as a child of this process (so its exit code can be seen) and
+// waits for the mount. Returns the PID, or -1.
+pid_t startForeground(const MountedVolume& volume) {
+  std::vector<std::string> argv = {s3cryptfsBinary(), "mount"};
+  for (auto& arg : volume.mountArgs(volume.mountpoint()))
+    argv.push_back(arg);
+  argv.push_back("-f");
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (const auto& [name, value] : volume.env())
+      setenv(name.c_str(), value.c_str(), 1);
+    std::vector<char*> args;
+    for (auto& arg : argv)
+      args.push_back(arg.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  if (pid < 0) return -1;
+  if (!waitFor([&] { return isMounted(volume.mountpoint()); }, std::chrono::seconds(30))) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return -1;
+  }
+  return pid;
+}
+
+int exitCodeOf(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -2;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 TEST(MountLifecycleTest, ForegroundSigintSyncsAndExitsZero) {
   MountedVolume volume("dir", testName());
   ASSERT_TRUE(volume.ok()) << volume.initResult().output;
@@ -228,45 +312,58 @@ TEST(MountLifecycleTest, ForegroundSigintSyncsAndExitsZero) {
   EXPECT_EQ(readWholeFile(volume.path("dirty")), "unflushed");
 }
 
-TEST(MountLifecycleTest, SigtermWithAnOpenDirtyFileUploadsItFirst) {
+// A second SIGINT ends the daemon at once (exit 130); what it had not uploaded is in the staging
+// journal and comes back at the next mount.
+TEST(MountLifecycleTest, SecondSigintAbortsAndTheJournalKeepsTheData) {
   MountedVolume volume("dir", testName());
   ASSERT_TRUE(volume.ok()) << volume.initResult().output;
-  ASSERT_EQ(volume.mount().exit_code, 0) << volume.log();
-  int fd = open(volume.path("open-file").c_str(), O_CREAT | O_WRONLY, 0600);
+  pid_t pid = startForeground(volume);
+  ASSERT_GT(pid, 0) << volume.log();
+  int fd = open(volume.path("interrupted").c_str(), O_CREAT | O_WRONLY, 0644);
   ASSERT_GE(fd, 0);
-  std::string content(200000, 'q');
+  std::string content(16 * 1024 * 1024, 'i');
   ASSERT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
-  ASSERT_TRUE(volume.signalDaemon(SIGTERM));
-  close(fd);  // the mount is gone: ENOTCONN, nothing hangs
-  EXPECT_FALSE(isMounted(volume.mountpoint()));
-  EXPECT_TRUE(contains(volume.log(), "uploading dirty data")) << volume.log();
-  ASSERT_EQ(volume.mount().exit_code, 0) << volume.log();
-  EXPECT_EQ(readWholeFile(volume.path("open-file")), content);
-}
-
-TEST(MountLifecycleTest, KillNineThenRemount) {
-  MountedVolume volume("dir", testName());
-  ASSERT_TRUE(volume.ok()) << volume.initResult().output;
-  ASSERT_EQ(volume.mount().exit_code, 0) << volume.log();
-  // fsynced: must survive; written but never flushed: the journal replays it at the next mount.
-  int synced = open(volume.path("synced").c_str(), O_CREAT | O_WRONLY, 0644);
-  ASSERT_GE(synced, 0);
-  ASSERT_EQ(write(synced, "durable", 7), 7);
-  ASSERT_EQ(fsync(synced), 0);
-  int unflushed = open(volume.path("unflushed").c_str(), O_CREAT | O_WRONLY, 0644);
-  ASSERT_GE(unflushed, 0);
-  ASSERT_EQ(write(unflushed, "in staging", 10), 10);
-  ASSERT_TRUE(volume.signalDaemon(SIGKILL));
-  close(synced);
-  close(unflushed);
-  // The dead mount is reported as such and must be cleared first.
-  auto busy = volume.mount();
-  EXPECT_EQ(busy.exit_code, 19) << busy.output;
-  ASSERT_EQ(runCommand({"/bin/fusermount3", "-u", "-z", volume.mountpoint()}).exit_code, 0);
+  kill(pid, SIGINT);
+  // Two SIGINTs sent at once merge into one pending signal: the second must come after the
+  // first was handled, while the 16 MiB are being uploaded.
+  usleep(20 * 1000);
+  kill(pid, SIGINT);
+  EXPECT_EQ(exitCodeOf(pid), 130);
+  close(fd);
+  // Stopped at once: the kernel side may be left as a dead mount.
+  if (isMounted(volume.mountpoint())) {
+    ASSERT_EQ(runCommand({"/bin/fusermount3", "-u", "-z", volume.mountpoint()}).exit_code, 0);
+  }
   auto again = volume.mount();
   ASSERT_EQ(again.exit_code, 0) << again.output << volume.log();
-  EXPECT_EQ(readWholeFile(volume.path("synced")), "durable");
-  EXPECT_EQ(readWholeFile(volume.path("unflushed")), "in staging") << volume.log();
+  EXPECT_EQ(readWholeFile(volume.path("interrupted")), content);
+}
+
+// The store goes away while a file is dirty: SIGTERM cannot upload it, the daemon says so with
+// exit code 22 and keeps it in staging; once the store is back, the next mount uploads it.
+TEST(MountLifecycleTest, UnreachableStoreAtShutdownExits22AndLosesNothing) {
+  MountedVolume volume("dir", testName());
+  ASSERT_TRUE(volume.ok()) << volume.initResult().output;
+  pid_t pid = startForeground(volume);
+  ASSERT_GT(pid, 0) << volume.log();
+  int fd = open(volume.path("stranded").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "not lost", 8), 8);
+  const std::string away = volume.storeDir() + ".away";
+  ASSERT_EQ(rename(volume.storeDir().c_str(), away.c_str()), 0);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(exitCodeOf(pid), 22) << volume.log();
+  close(fd);
+  EXPECT_TRUE(contains(volume.log(), "staging journal")) << volume.log();
+  if (isMounted(volume.mountpoint())) {
+    ASSERT_EQ(runCommand({"/bin/fusermount3", "-u", "-z", volume.mountpoint()}).exit_code, 0);
+  }
+  // The dir store recreates missing folders of a key on write; keep only the real one.
+  std::filesystem::remove_all(volume.storeDir());
+  ASSERT_EQ(rename(away.c_str(), volume.storeDir().c_str()), 0);
+  auto again = volume.mount();
+  ASSERT_EQ(again.exit_code, 0) << again.output << volume.log();
+  EXPECT_EQ(readWholeFile(volume.path("stranded")), "not lost");
 }
 
 // mount(8) -T <fstab> runs mount.fuse3, which runs `s3cryptfs SOURCE MOUNTPOINT -o OPTS` found
@@ -348,6 +445,37 @@ std::vector<std::pair<std::string, std::string>> storeObjects(const MountedVolum
     list.continuation_token = page->next_continuation_token;
   } while (!list.continuation_token.empty());
   return objects;
+}
+
+// Everything from a YAML file, with relative paths (taken from where the command runs, although
+// the daemon works in "/"), and the fstab form called directly, by the name mount(8) uses for a
+// helper of its own (mount.fuse.s3cryptfs).
+TEST(MountLifecycleTest, ConfigFileRelativePathsAndHelperName) {
+  MountedVolume volume("dir", testName());
+  ASSERT_TRUE(volume.ok()) << volume.initResult().output;
+  const std::string yaml = volume.scratch() + "/volume.yaml";
+  ASSERT_TRUE(writeWholeFile(yaml, "source: " + volume.source() +
+                                       "\nkey:\n  key_file: key\ncache:\n  staging_dir: "
+                                       "staging\nlog:\n  file: daemon.log\nfuse:\n  "
+                                       "max_threads: 4\n"));
+  const std::string helper = volume.scratch() + "/mount.fuse.s3cryptfs";
+  ASSERT_EQ(symlink(s3cryptfsBinary().c_str(), helper.c_str()), 0);
+  auto result = runCommand(
+      {helper, "dir://ignored-by-config-no", "mnt", "-o", "rw,_netdev,config=volume.yaml"}, {},
+      std::chrono::seconds(60), volume.scratch());
+  // The source on the command line wins over the file's; this one is not a valid URI.
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  result = runCommand({helper, volume.source(), "mnt", "-o", "rw,_netdev,config=volume.yaml"}, {},
+                      std::chrono::seconds(60), volume.scratch());
+  ASSERT_EQ(result.exit_code, 0) << result.output << volume.log();
+  EXPECT_TRUE(isMounted(volume.mountpoint()));
+  ASSERT_TRUE(writeWholeFile(volume.path("from-yaml"), "yes"));
+  // Info lines reach the file within a second.
+  EXPECT_TRUE(
+      waitFor([&] { return contains(volume.log(), "4 threads max"); }, std::chrono::seconds(5)))
+      << volume.log();
+  EXPECT_TRUE(std::filesystem::exists(volume.stagingDir()));
+  EXPECT_TRUE(volume.unmount());
 }
 
 // --- POSIX through the mount, on every store ---------------------------------------------------
@@ -454,6 +582,10 @@ TEST_P(MountStoreTest, EverythingPersistsAcrossRemount) {
 }
 
 TEST_P(MountStoreTest, NoPlaintextInTheStoreTheStagingFolderOrTheLog) {
+  // Debug logging shows more; it must not show names either.
+  ASSERT_TRUE(volume_->unmount());
+  auto debug_mount = volume_->mount({"-o", "log_level=debug"});
+  ASSERT_EQ(debug_mount.exit_code, 0) << debug_mount.output;
   const std::string secret_name = "PlainNameMarker7731";
   const std::string secret_dir = "PlainDirMarker4409";
   const std::string secret_content = "PlainContentMarker-the-quick-brown-fox-5521";
@@ -463,6 +595,10 @@ TEST_P(MountStoreTest, NoPlaintextInTheStoreTheStagingFolderOrTheLog) {
   ASSERT_EQ(setxattr(p(secret_dir + "/" + secret_name).c_str(), "user.note", secret_content.data(),
                      secret_content.size(), 0),
             0);
+  // Failed requests are logged (at debug level): by inode, never by name.
+  struct stat st {};
+  EXPECT_EQ(stat(p("missing-" + secret_name).c_str(), &st), -1);
+  EXPECT_EQ(mkdir(p(secret_dir).c_str(), 0755), -1);
   // Keep one file open and dirty so the staging folder holds something while we look.
   int fd = open(p("open-" + secret_name).c_str(), O_CREAT | O_WRONLY, 0644);
   ASSERT_GE(fd, 0);
@@ -492,6 +628,42 @@ TEST_P(MountStoreTest, NoPlaintextInTheStoreTheStagingFolderOrTheLog) {
     scan("store", key, body);
   scan("log", volume_->logFile(), volume_->log());
   RecordProperty("staged_files", static_cast<int>(staged_files));
+}
+
+TEST_P(MountStoreTest, SigtermWithAnOpenDirtyFileUploadsItFirst) {
+  int fd = open(p("open-file").c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
+  std::string content(200000, 'q');
+  ASSERT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+  ASSERT_TRUE(volume_->signalDaemon(SIGTERM));
+  close(fd);  // the mount is gone: ENOTCONN, nothing hangs
+  EXPECT_FALSE(isMounted(volume_->mountpoint()));
+  EXPECT_TRUE(contains(volume_->log(), "uploading dirty data")) << volume_->log();
+  ASSERT_EQ(volume_->mount().exit_code, 0) << volume_->log();
+  EXPECT_EQ(readWholeFile(p("open-file")), content);
+}
+
+TEST_P(MountStoreTest, KillNineThenRemount) {
+  // fsynced: must survive; written but never flushed: the journal replays it at the next mount.
+  int synced = open(p("synced").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(synced, 0);
+  ASSERT_EQ(write(synced, "durable", 7), 7);
+  ASSERT_EQ(fsync(synced), 0);
+  int unflushed = open(p("unflushed").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(unflushed, 0);
+  ASSERT_EQ(write(unflushed, "in staging", 10), 10);
+  ASSERT_TRUE(volume_->signalDaemon(SIGKILL));
+  close(synced);
+  close(unflushed);
+  // The dead mount is reported as such and must be cleared first.
+  auto busy = volume_->mount();
+  EXPECT_EQ(busy.exit_code, 19) << busy.output;
+  EXPECT_TRUE(contains(busy.output, "dead FUSE mount")) << busy.output;
+  ASSERT_EQ(runCommand({"/bin/fusermount3", "-u", "-z", volume_->mountpoint()}).exit_code, 0);
+  auto again = volume_->mount();
+  ASSERT_EQ(again.exit_code, 0) << again.output << volume_->log();
+  EXPECT_EQ(readWholeFile(p("synced")), "durable");
+  EXPECT_EQ(readWholeFile(p("unflushed")), "in staging") << volume_->log();
 }
 
 // The control of the scan above: on a volume made with --plaintext-names the same scan does see

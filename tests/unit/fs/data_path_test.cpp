@@ -86,6 +86,51 @@ TEST(DataPathTest, SequentialReadsUseReadahead) {
   EXPECT_LT(faulty->calls(StoreOp::kGet) - gets, 64u);
 }
 
+// Counts how many store calls are in their (injected) latency at once.
+struct InFlight {
+  std::atomic<int> now{0};
+  std::atomic<int> most{0};
+  void attach(store::FaultInjectingObjectStore& store, StoreOp op) {
+    store.setLatency(op, std::chrono::milliseconds(20));
+    store.setSleepFunction([this](std::chrono::milliseconds d) {
+      int in = ++now;
+      int seen = most.load();
+      while (in > seen && !most.compare_exchange_weak(seen, in)) {
+      }
+      std::this_thread::sleep_for(d);
+      --now;
+    });
+  }
+};
+
+TEST(DataPathTest, ReaddirplusFetchesAttributesInParallel) {
+  auto faulty = std::make_shared<store::FaultInjectingObjectStore>(test::makeStore("memory"));
+  FsHarness h(faulty);
+  for (int i = 0; i < 24; ++i)
+    S3C_ASSERT_OK(h.writeFile("/f" + std::to_string(i), {}));
+  h.reopen();
+  InFlight heads;
+  heads.attach(*faulty, StoreOp::kHead);
+  EXPECT_EQ(h.list("/", true).size(), 24u);
+  EXPECT_GT(heads.most.load(), 1);   // not one round trip after the other
+  EXPECT_LE(heads.most.load(), 17);  // bounded (16 workers, plus a lookup at most)
+}
+
+TEST(DataPathTest, ReadaheadFetchesSeveralRangesAtOnce) {
+  auto faulty = std::make_shared<store::FaultInjectingObjectStore>(test::makeStore("memory"));
+  FilesystemOptions options;
+  options.cache_bytes = 8 << 20;
+  FsHarness h(faulty, 4096, options);
+  Bytes data = pattern(512 * 4096, 5);
+  S3C_ASSERT_OK(h.writeFile("/f", data));
+  h.reopen();
+  InFlight gets;
+  gets.attach(*faulty, StoreOp::kGet);
+  EXPECT_EQ(*h.readFile("/f", 16384), data);
+  EXPECT_GT(gets.most.load(), 1);
+  EXPECT_LE(gets.most.load(), 4);
+}
+
 TEST(DataPathTest, KilledDaemonsUnflushedWritesAreUploadedAtTheNextMount) {
   FsHarness h(test::makeStore("dir"), 4096, smallParts());
   S3C_ASSERT_OK(h.writeFile("/kept", pattern(30000, 1)));
@@ -112,6 +157,107 @@ TEST(DataPathTest, KilledDaemonsUnflushedWritesAreUploadedAtTheNextMount) {
   EXPECT_EQ(*h.readFile("/big"), pattern(70000, 3));
   auto attr = h.fs().getattr(*h.resolve("/d/new"));
   EXPECT_EQ(attr->mode & 07777, 0600u & ~022u);
+}
+
+TEST(DataPathTest, OtherMountsChangesShowAfterTheTtls) {
+  FilesystemOptions options;
+  options.metadata_ttl = std::chrono::milliseconds(300);
+  options.negative_ttl = std::chrono::milliseconds(300);
+  FsHarness h(test::makeStore("memory"), 4096, options);
+  S3C_ASSERT_OK(h.writeFile("/f", pattern(10, 1)));
+  auto ino = *h.resolve("/f");
+  S3C_EXPECT_ERRNO(h.fs().lookup(kRootInode, "later"), ENOENT);
+  auto other = h.openSecond();
+  auto theirs = other->lookup(kRootInode, "f");
+  S3C_ASSERT_OK(theirs);
+  SetAttrRequest chmod;
+  chmod.mode = 0600;
+  S3C_ASSERT_OK(other->setattr(theirs->attr.ino, chmod, h.caller_));
+  auto made = other->create(kRootInode, "later", 0644, O_WRONLY, h.caller_);
+  S3C_ASSERT_OK(made);
+  S3C_ASSERT_OK(other->release(made->handle));
+  // Within the TTLs this mount still answers from its caches...
+  auto cached = h.fs().getattr(ino);
+  S3C_ASSERT_OK(cached);
+  EXPECT_EQ(cached->mode & 07777, 0644u & ~022u);
+  S3C_EXPECT_ERRNO(h.fs().lookup(kRootInode, "later"), ENOENT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  // ...after them it asks the store again.
+  auto fresh = h.fs().getattr(ino);
+  S3C_ASSERT_OK(fresh);
+  EXPECT_EQ(fresh->mode & 07777, 0600u);
+  S3C_ASSERT_OK(h.fs().lookup(kRootInode, "later"));
+  // Close-to-open: an open always sees the newest version, whatever the TTL.
+  auto handle = other->open(theirs->attr.ino, O_WRONLY);
+  S3C_ASSERT_OK(handle);
+  S3C_ASSERT_OK(other->write(*handle, 0, asBytes("NEW")));
+  S3C_ASSERT_OK(other->release(*handle));
+  auto read = h.readFile("/f");
+  S3C_ASSERT_OK(read);
+  EXPECT_EQ(asChars(*read).substr(0, 3), "NEW");
+}
+
+TEST(DataPathTest, UnreachableStoreKeepsTheDataForTheNextTry) {
+  auto faulty = std::make_shared<store::FaultInjectingObjectStore>(test::makeStore("memory"));
+  FsHarness h(faulty);
+  S3C_ASSERT_OK(h.writeFile("/f", pattern(100, 1)));
+  auto handle = h.fs().open(*h.resolve("/f"), O_RDWR);
+  S3C_ASSERT_OK(handle);
+  S3C_ASSERT_OK(h.fs().write(*handle, 0, pattern(9000, 2)));
+  faulty->setFailureRate(StoreOp::kAny, 1.0, store::Fault::connectionReset());
+  S3C_EXPECT_ERRNO(h.fs().flush(*handle), EIO);
+  Bytes out(9000);
+  auto n = h.fs().read(*handle, 0, out);  // still served from staging
+  S3C_ASSERT_OK(n);
+  EXPECT_EQ(out, pattern(9000, 2));
+  faulty->clear();
+  S3C_ASSERT_OK(h.fs().flush(*handle));  // the next flush uploads it
+  S3C_ASSERT_OK(h.fs().write(*handle, 0, asBytes("again")));
+  faulty->setFailureRate(StoreOp::kAny, 1.0);
+  S3C_EXPECT_ERRNO(h.fs().release(*handle), EIO);  // the close fails: staging keeps it
+  faulty->clear();
+  Bytes expected = pattern(9000, 2);
+  std::string again = "again";
+  std::copy(again.begin(), again.end(), expected.begin());
+  EXPECT_EQ(*h.readFile("/f"), expected);  // the same mount still shows it, and uploads it
+  EXPECT_TRUE(std::filesystem::is_empty(h.stagingDir()));
+  // Closed with a failing store, then killed: the next mount uploads it.
+  handle = h.fs().open(*h.resolve("/f"), O_RDWR);
+  S3C_ASSERT_OK(handle);
+  S3C_ASSERT_OK(h.fs().write(*handle, 0, asBytes("third")));
+  faulty->setFailureRate(StoreOp::kAny, 1.0);
+  S3C_EXPECT_ERRNO(h.fs().release(*handle), EIO);
+  faulty->clear();
+  h.reopen(false);
+  std::string third = "third";
+  std::copy(third.begin(), third.end(), expected.begin());
+  EXPECT_EQ(*h.readFile("/f"), expected);
+  EXPECT_TRUE(std::filesystem::is_empty(h.stagingDir()));
+}
+
+TEST(DataPathTest, ChunkTornByTheKillFallsBackToThePreviousVersion) {
+  FsHarness h(test::makeStore("memory"));
+  S3C_ASSERT_OK(h.writeFile("/f", pattern(4 * 4096, 1)));
+  auto handle = h.fs().open(*h.resolve("/f"), O_RDWR);
+  S3C_ASSERT_OK(handle);
+  S3C_ASSERT_OK(h.fs().write(*handle, 0, pattern(3 * 4096, 2)));  // chunks 0..2 staged
+  h.kill();
+  std::string data_file;
+  for (const auto& entry : std::filesystem::directory_iterator(h.stagingDir())) {
+    if (entry.path().extension() == ".data") data_file = entry.path().string();
+  }
+  ASSERT_FALSE(data_file.empty());
+  {
+    std::fstream staged(data_file, std::ios::in | std::ios::out | std::ios::binary);
+    staged.seekp(64 + (4096 + 28) + 500);  // inside chunk 1
+    staged.write("torn", 4);
+  }
+  h.reopen(false);
+  Bytes expected = pattern(4 * 4096, 1);
+  Bytes written = pattern(3 * 4096, 2);
+  std::copy(written.begin(), written.begin() + 4096, expected.begin());
+  std::copy(written.begin() + 8192, written.end(), expected.begin() + 8192);
+  EXPECT_EQ(*h.readFile("/f"), expected);
 }
 
 TEST(DataPathTest, RecoveryAfterAnotherWriterKeepsBothVersions) {

@@ -46,13 +46,15 @@ inline Bytes pattern(size_t size, uint32_t seed) {
 class FsHarness {
  public:
   explicit FsHarness(std::shared_ptr<store::ObjectStore> store, uint32_t chunk_size = 4096,
-                     FilesystemOptions options = {})
+                     FilesystemOptions options = {},
+                     format::NameMode name_mode = format::NameMode::kEncrypted)
       : store_(std::move(store)), options_(std::move(options)) {
     staging_ = store::test::freshFolder();
     options_.staging_dir = staging_;
     volume::NamedProtector named{"", &testProtector()};
     volume::CreateOptions create;
     create.chunk_size = chunk_size;
+    create.name_mode = name_mode;
     auto made = volume::Volume::create(store_, {&named, 1}, create);
     if (!made) throw std::runtime_error(made.error().describe());
     reopen();
@@ -179,9 +181,14 @@ class FsHarness {
   std::unique_ptr<Filesystem> fs_;
 };
 
+// "memory", "dir", or either with "-plaintext-names" (the volume's name mode, see nameModeOf).
+inline format::NameMode nameModeOf(const std::string& kind) {
+  return kind.ends_with("-plaintext-names") ? format::NameMode::kPlaintext
+                                            : format::NameMode::kEncrypted;
+}
 inline std::shared_ptr<store::ObjectStore> makeStore(const std::string& kind,
                                                      uint64_t min_part_size = 1) {
-  if (kind == "dir") {
+  if (kind.starts_with("dir")) {
     store::DirStoreOptions options;
     options.durable = false;
     options.min_part_size = min_part_size;

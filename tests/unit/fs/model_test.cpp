@@ -44,7 +44,7 @@ TEST_P(ModelTest, RandomOperationsMatchTheModel) {
   };
   std::vector<OpenHandle> open;
 
-  const int steps = 1500;
+  const int steps = 3000;
   for (int step = 0; step < steps; ++step) {
     SCOPED_TRACE("step " + std::to_string(step) + " seed " + std::to_string(seed));
     uint64_t op = pick(100);

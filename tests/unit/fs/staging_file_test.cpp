@@ -1,5 +1,6 @@
 #include "staging_file.h"
 
+#include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -43,6 +44,10 @@ TEST(JournalTest, CutOrDamagedRecordsAreRefused) {
     ASSERT_FALSE(decoded) << "cut at " << cut;
     EXPECT_EQ(decoded.error().kind(), ErrorKind::kCorrupt);
   }
+  // A shorter record written over a longer one, before the trim: the old tail is ignored.
+  auto with_tail = decodeJournal(text + "chunks 99-100\nend\n");
+  ASSERT_TRUE(with_tail);
+  EXPECT_EQ(with_tail->chunks, sampleRecord().chunks);
   std::string swapped = text;
   swapped.replace(swapped.find("0-3"), 3, "3-0");
   EXPECT_FALSE(decodeJournal(swapped));
@@ -59,12 +64,19 @@ TEST(StagingFileTest, WritesReadsJournalsAndDiscards) {
   EXPECT_EQ(asChars(out), "sealed");
   Bytes past(10);
   EXPECT_EQ((*staging)->read(5000, past).error().kind(), ErrorKind::kCorrupt);
-  ASSERT_TRUE((*staging)->writeJournal(sampleRecord()));
+  JournalRecord longer = sampleRecord();
+  for (uint64_t c = 20; c < 400; c += 2)
+    longer.chunks.push_back(c);
+  ASSERT_TRUE((*staging)->writeJournal(longer));
+  ASSERT_TRUE((*staging)->writeJournal(sampleRecord()));  // shorter: rewritten in place
+  EXPECT_EQ(std::filesystem::file_size((*staging)->journalPath()),
+            encodeJournal(sampleRecord()).size());
   auto journals = StagingFile::listJournals(dir);
   ASSERT_EQ(journals.size(), 1u);
   auto adopted = StagingFile::adopt(journals[0]);
   ASSERT_TRUE(adopted);
   EXPECT_EQ((*adopted)->readJournal()->size, 123456u);
+  EXPECT_EQ((*adopted)->readJournal()->chunks, sampleRecord().chunks);
   ASSERT_TRUE((*adopted)->read(1000, out));
   (*adopted)->discard();
   EXPECT_TRUE(StagingFile::listJournals(dir).empty());
