@@ -30,12 +30,18 @@ std::string toLower(std::string_view text) {
 struct Transfer {
   const Request* request = nullptr;
   size_t body_offset = 0;
+  size_t max_body = 0;  // 0: unlimited
+  bool body_too_large = false;
   Response response;
 };
 
 size_t writeBody(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   size_t n = size * count;
+  if (transfer->max_body != 0 && n > transfer->max_body - transfer->response.body.size()) {
+    transfer->body_too_large = true;
+    return 0;  // curl aborts the transfer with CURLE_WRITE_ERROR
+  }
   transfer->response.body.insert(transfer->response.body.end(), data, data + n);
   return n;
 }
@@ -238,6 +244,7 @@ Result<Response> CurlHttpClient::send(const Request& request) {
 
   Transfer transfer;
   transfer.request = &request;
+  transfer.max_body = options_.max_response_body;
   curl_slist* headers = nullptr;
   bool has_expect = false;
   for (const auto& [name, value] : request.headers) {
@@ -309,6 +316,11 @@ Result<Response> CurlHttpClient::send(const Request& request) {
     // handle anyway so no state of a failed transfer leaks into the next request.
     handle.reset();
     release(nullptr);
+    if (transfer.body_too_large) {
+      return Error(ErrorKind::kIo, "http: " + request.method + " " + endpoint +
+                                       ": response body larger than the limit of " +
+                                       std::to_string(options_.max_response_body) + " bytes");
+    }
     std::string message = "http: " + request.method + " " + endpoint + ": " + whatHappened(code);
     log::debug("{}", message);
     return Error(kindOf(code), std::move(message));

@@ -257,4 +257,33 @@ Result<SecureBuffer> AwsKmsProtector::unwrap(const WrappedKey& wrapped, const Ke
   return decoded;
 }
 
+Result<WrappedKey> AwsKmsProtector::rewrap(const WrappedKey& wrapped, const KeyContext& context) {
+  S3C_RETURN_IF_ERROR(detail::checkType(wrapped, type()));
+  S3C_ASSIGN_OR_RETURN(std::string source, detail::paramString(wrapped.params, "key-arn"));
+  std::string destination = config_.key_id.empty() ? source : config_.key_id;
+  if (wrapped.wrapped.empty()) return Error(ErrorKind::kCorrupt, "wrapped awskms key is empty");
+  S3C_ASSIGN_OR_RETURN(http::AwsSettings settings, kmsSettings(config_, &wrapped.params));
+  // AWS KMS API Reference, ReEncrypt: the plaintext stays inside KMS.
+  json request = {{"CiphertextBlob", toBase64(wrapped.wrapped)},
+                  {"SourceKeyId", source},
+                  {"SourceEncryptionContext", encryptionContext(context)},
+                  {"DestinationKeyId", destination},
+                  {"DestinationEncryptionContext", encryptionContext(context)}};
+  S3C_ASSIGN_OR_RETURN(json response,
+                       callKms(config_, settings, "ReEncrypt", source, request.dump()));
+  auto blob = response.find("CiphertextBlob");
+  auto key_arn = response.find("KeyId");
+  if (blob == response.end() || !blob->is_string() || key_arn == response.end() ||
+      !key_arn->is_string()) {
+    return Error(ErrorKind::kIo, "AWS KMS ReEncrypt: the response lacks CiphertextBlob or KeyId");
+  }
+  WrappedKey out = wrapped;
+  if (!fromBase64(blob->get<std::string>(), out.wrapped) || out.wrapped.empty()) {
+    return Error(ErrorKind::kIo, "AWS KMS ReEncrypt: CiphertextBlob is not base64");
+  }
+  out.params["key-arn"] = key_arn->get<std::string>();
+  log::info("AWS KMS copy re-encrypted from {} to {}", source, out.params["key-arn"]);
+  return out;
+}
+
 }  // namespace s3cryptfs::keys

@@ -106,4 +106,20 @@ Result<SecureBuffer> KmipProtector::unwrap(const WrappedKey& wrapped, const KeyC
   return key;
 }
 
+Result<WrappedKey> KmipProtector::rewrap(const WrappedKey& wrapped, const KeyContext& context) {
+  if (config_.key_id.empty() && !config_.create_key) {
+    return Error(ErrorKind::kInvalidArgument,
+                 "kmip rewrap needs the new key: key-id= (an active key) or create-key=yes");
+  }
+  // Decrypt under the copy's own key, whatever key-id is configured.
+  KmipProtectorConfig source = config_;
+  source.key_id.clear();
+  S3C_ASSIGN_OR_RETURN(SecureBuffer volume_key, KmipProtector(source).unwrap(wrapped, context));
+  S3C_ASSIGN_OR_RETURN(WrappedKey out, wrap(volume_key, context));
+  log::info("KMIP copy moved from key '{}' to key '{}'",
+            wrapped.params.count("key-id") ? wrapped.params.at("key-id") : "?",
+            out.params["key-id"]);
+  return out;
+}
+
 }  // namespace s3cryptfs::keys

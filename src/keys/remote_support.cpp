@@ -8,6 +8,8 @@ namespace s3cryptfs::keys::detail {
 
 namespace {
 constexpr std::chrono::milliseconds kMaxConnectTimeout{5000};
+// KMS and Vault answers are a few hundred bytes; 1 MiB leaves room for verbose error pages.
+constexpr size_t kMaxResponseBody = 1 << 20;
 }  // namespace
 
 Result<std::unique_ptr<http::HttpClient>> makeRemoteClient(std::chrono::milliseconds timeout,
@@ -18,6 +20,7 @@ Result<std::unique_ptr<http::HttpClient>> makeRemoteClient(std::chrono::millisec
   options.connect_timeout = std::min(timeout, kMaxConnectTimeout);
   options.stall_timeout = timeout;
   options.ca_bundle = ca_bundle;
+  options.max_response_body = kMaxResponseBody;
   return http::CurlHttpClient::create(options);
 }
 

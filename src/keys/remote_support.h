@@ -15,7 +15,7 @@
 namespace s3cryptfs::keys::detail {
 
 // One HTTP client for one protector call: one connection, the whole call (connect included)
-// bounded by `timeout`, and the connect alone by min(timeout, 5 s).
+// bounded by `timeout`, the connect alone by min(timeout, 5 s), a response body by 1 MiB.
 Result<std::unique_ptr<http::HttpClient>> makeRemoteClient(std::chrono::milliseconds timeout,
                                                            const std::string& ca_bundle);
 

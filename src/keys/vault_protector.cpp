@@ -74,7 +74,9 @@ class VaultSession {
   Status open() {
     address_ = config_.address;
     if (address_.empty()) {
-      if (const char* env = std::getenv("VAULT_ADDR"); env != nullptr) address_ = env;
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): the process never calls setenv
+      const char* env = std::getenv("VAULT_ADDR");
+      if (env != nullptr) address_ = env;
     }
     while (!address_.empty() && address_.back() == '/')
       address_.pop_back();
@@ -195,6 +197,7 @@ class VaultSession {
       S3C_ASSIGN_OR_RETURN(raw, detail::readSecretFile(auth.token_file, kMaxTokenSize));
     } else {
       std::string variable = auth.token_env.empty() ? "VAULT_TOKEN" : auth.token_env;
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): the process never calls setenv
       const char* value = std::getenv(variable.c_str());
       if (value == nullptr || *value == '\0') {
         return Error(ErrorKind::kInvalidArgument, "vault: no token: $" + variable +

@@ -96,7 +96,9 @@ s3c_stop_pids() {
 s3c_release_ports() {
   local dir=$1 p
   [ -f "$dir/ports" ] || return 0
-  while read -r p; do [ -n "$p" ] && rmdir "$S3C_PORT_LOCKS/$p" 2>/dev/null; done <"$dir/ports"
+  # A lock already removed as stale (older than 10 minutes) is fine: never fail here, or
+  # set -e would end stop before the data is removed.
+  while read -r p; do [ -n "$p" ] && { rmdir "$S3C_PORT_LOCKS/$p" 2>/dev/null || true; }; done <"$dir/ports"
   rm -f "$dir/ports"
 }
 

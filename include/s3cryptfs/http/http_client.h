@@ -36,6 +36,9 @@ struct ClientOptions {
   // A transfer that moves less than 1 byte/s for this long is aborted as stalled (kTransient),
   // long before request_timeout runs out on a big object.
   std::chrono::milliseconds stall_timeout{30000};
+  // A response body longer than this aborts the request (kIo): bounds the memory a broken or
+  // hostile server can make us allocate. 0: unlimited (object GETs are bounded by their range).
+  size_t max_response_body = 0;
   std::string ca_bundle;              // empty: the system's
   bool insecure_skip_verify = false;  // tests only; logged loudly when set
 };

@@ -44,6 +44,9 @@ class AwsKmsProtector final : public KeyProtector {
   std::string type() const override { return std::string(kAwsKmsProtectorType); }
   Result<WrappedKey> wrap(const SecureBuffer& volume_key, const KeyContext& context) override;
   Result<SecureBuffer> unwrap(const WrappedKey& wrapped, const KeyContext& context) override;
+  // ReEncrypt: KMS decrypts and encrypts again under key_id (default: the copy's key, so a
+  // rotated key's newest material) with the same context; the key never leaves KMS.
+  Result<WrappedKey> rewrap(const WrappedKey& wrapped, const KeyContext& context) override;
 
  private:
   AwsKmsConfig config_;

@@ -43,6 +43,12 @@ class KeyProtector {
   // volume_key must be kVolumeKeySize bytes.
   virtual Result<WrappedKey> wrap(const SecureBuffer& volume_key, const KeyContext& context) = 0;
   virtual Result<SecureBuffer> unwrap(const WrappedKey& wrapped, const KeyContext& context) = 0;
+  // The same volume key in a new copy under the key service's newest key version or the key
+  // this protector is configured with (`s3cryptfs rewrap`, FORMAT.md §7.3: the caller replaces
+  // the slot). Where the service can re-encrypt by itself (Vault rewrap, KMS ReEncrypt) the
+  // volume key never reaches this process. Default: kUnsupported, for protectors without a key
+  // service (add a new protector and remove the old one instead).
+  virtual Result<WrappedKey> rewrap(const WrappedKey& wrapped, const KeyContext& context);
 };
 
 }  // namespace s3cryptfs::keys

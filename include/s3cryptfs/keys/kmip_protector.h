@@ -38,6 +38,10 @@ class KmipProtector final : public KeyProtector {
   std::string type() const override { return std::string(kKmipProtectorType); }
   Result<WrappedKey> wrap(const SecureBuffer& volume_key, const KeyContext& context) override;
   Result<SecureBuffer> unwrap(const WrappedKey& wrapped, const KeyContext& context) override;
+  // KMIP has no re-encrypt operation (and PyKMIP no ReKey): Decrypt under the copy's key, then
+  // Encrypt under the configured key-id (or a created key). The volume key passes through this
+  // process in locked memory, as in unwrap.
+  Result<WrappedKey> rewrap(const WrappedKey& wrapped, const KeyContext& context) override;
 
  private:
   KmipProtectorConfig config_;

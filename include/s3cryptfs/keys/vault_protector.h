@@ -60,7 +60,7 @@ class VaultProtector final : public KeyProtector {
   // The same copy with Vault's ciphertext re-encrypted under the newest version of the transit
   // key (POST <mount>/rewrap/<key>); Vault never returns the plaintext. The local seal is
   // unchanged.
-  Result<WrappedKey> rewrap(const WrappedKey& wrapped, const KeyContext& context);
+  Result<WrappedKey> rewrap(const WrappedKey& wrapped, const KeyContext& context) override;
 
  private:
   VaultConfig config_;

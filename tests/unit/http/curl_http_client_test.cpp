@@ -109,6 +109,24 @@ void expectTransient(const Result<Response>& response, const std::string& host_p
   EXPECT_EQ(response.error().message().find("secret"), std::string::npos);
 }
 
+TEST(CurlHttpClient, ResponseBodyLimitIsEnforced) {
+  FakeHttpServer server;
+  server.enqueue(okReply(std::string(1000, 'a')));
+  server.enqueue(okReply(std::string(1001, 'a')));
+  ClientOptions options;
+  options.max_response_body = 1000;
+  auto client = CurlHttpClient::create(options);
+  ASSERT_TRUE(client);
+  auto exact = (*client)->send({"GET", server.baseUrl() + "/a", {}, {}});
+  ASSERT_TRUE(exact) << exact.error().describe();
+  EXPECT_EQ(exact->body.size(), 1000u);
+  auto over = (*client)->send({"GET", server.baseUrl() + "/b", {}, {}});
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().kind(), ErrorKind::kIo);
+  EXPECT_NE(over.error().message().find("larger than the limit of 1000 bytes"), std::string::npos)
+      << over.error().message();
+}
+
 TEST(CurlHttpClient, TruncatedBodyIsTransient) {
   FakeHttpServer server;
   Reply reply = okReply(std::string(1000, 'x'));

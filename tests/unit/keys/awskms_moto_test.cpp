@@ -104,6 +104,31 @@ TEST_F(AwsKmsMotoTest, AliasesWork) {
   ASSERT_TRUE(key) << key.error().describe();
 }
 
+TEST_F(AwsKmsMotoTest, RewrapReEncryptsUnderAnotherKey) {
+  auto wrapped = AwsKmsProtector(config()).wrap(testVolumeKey(), testContext());
+  ASSERT_TRUE(wrapped) << wrapped.error().describe();
+  auto other = kmsAdmin(server_, "CreateKey", {{"Description", "rewrap target"}});
+  AwsKmsConfig to_other = config();
+  to_other.key_id = other["KeyMetadata"]["KeyId"].get<std::string>();
+  auto rewrapped = AwsKmsProtector(to_other).rewrap(*wrapped, testContext());
+  ASSERT_TRUE(rewrapped) << rewrapped.error().describe();
+  EXPECT_EQ(rewrapped->params.at("key-arn"), other["KeyMetadata"]["Arn"].get<std::string>());
+  EXPECT_NE(rewrapped->wrapped, wrapped->wrapped);
+  AwsKmsConfig bare = config();
+  bare.key_id.clear();
+  auto key = AwsKmsProtector(bare).unwrap(*rewrapped, testContext());
+  ASSERT_TRUE(key) << key.error().describe();
+  EXPECT_TRUE(key->equals(testVolumeKey()));
+  // The context still binds the new copy.
+  auto wrong = AwsKmsProtector(bare).unwrap(*rewrapped, testing::otherVersion());
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().kind(), ErrorKind::kPermissionDenied);
+  // ReEncrypt checks the source context too.
+  auto refused = AwsKmsProtector(to_other).rewrap(*wrapped, testing::otherVolume());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::kPermissionDenied);
+}
+
 TEST_F(AwsKmsMotoTest, UnknownKeyIsNotFound) {
   AwsKmsConfig c = config();
   c.key_id = "00000000-0000-0000-0000-000000000000";

@@ -225,6 +225,16 @@ TEST(AwsKmsProtectorTest, MalformedResponsesAreErrorsNotCrashes) {
   EXPECT_EQ(protector.unwrap(copy, testContext()).error().kind(), ErrorKind::kCorrupt);
 }
 
+TEST(AwsKmsProtectorTest, OversizedResponseIsRefused) {
+  FakeHttpServer server;
+  server.enqueue(kmsReply(200, {{"KeyId", "k"}, {"CiphertextBlob", std::string(2 << 20, 'A')}}));
+  auto wrapped = AwsKmsProtector(configFor(server)).wrap(testVolumeKey(), testContext());
+  ASSERT_FALSE(wrapped);
+  EXPECT_EQ(wrapped.error().kind(), ErrorKind::kIo);
+  EXPECT_NE(wrapped.error().message().find("larger than the limit"), std::string::npos)
+      << wrapped.error().message();
+}
+
 TEST(AwsKmsProtectorTest, HungEndpointFailsWithinTheTimeout) {
   FakeHttpServer server;
   server.setDefault(Reply::behaving(Reply::Behaviour::kHang));

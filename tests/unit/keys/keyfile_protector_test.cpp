@@ -169,5 +169,18 @@ TEST_F(KeyFileProtectorTest, RejectsVolumeKeyOfWrongSize) {
   EXPECT_EQ(wrapped.error().kind(), ErrorKind::kInvalidArgument);
 }
 
+TEST(KeyProtectorTest, LocalProtectorsCannotRewrap) {
+  testing::TempDir dir;
+  std::string path = dir.file("k");
+  ASSERT_TRUE(generateKeyFile(path));
+  KeyFileProtector protector(path);
+  auto wrapped = protector.wrap(testing::testVolumeKey(), testing::testContext());
+  ASSERT_TRUE(wrapped);
+  auto rewrapped = protector.rewrap(*wrapped, testing::testContext());
+  ASSERT_FALSE(rewrapped);
+  EXPECT_EQ(rewrapped.error().kind(), ErrorKind::kUnsupported);
+  EXPECT_NE(rewrapped.error().message().find("add a new protector"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace s3cryptfs::keys

@@ -133,6 +133,27 @@ TEST_P(KmipPyKmipTest, RevokedKeyIsRefusedAndDestroyedKeyIsNotFound) {
   EXPECT_NE(destroyed.error().message().find("not found"), std::string::npos);
 }
 
+TEST_P(KmipPyKmipTest, RewrapMovesTheCopyToANewKey) {
+  WrappedKey wrapped = wrapWithNewKey();
+  const std::string old_id = wrapped.params.at("key-id");
+  auto rewrapped = KmipProtector(creating()).rewrap(wrapped, testContext());
+  ASSERT_TRUE(rewrapped) << rewrapped.error().describe();
+  EXPECT_NE(rewrapped->params.at("key-id"), old_id);
+  // Retire the old key: the new copy still opens.
+  auto admin = KmipClient::connect(client());
+  ASSERT_TRUE(admin) << admin.error().describe();
+  ASSERT_TRUE((*admin)->revoke(old_id, KmipRevocationReason::kCessationOfOperation));
+  KmipProtectorConfig config;
+  config.client = client();
+  EXPECT_FALSE(KmipProtector(config).unwrap(wrapped, testContext()));
+  auto key = KmipProtector(config).unwrap(*rewrapped, testContext());
+  ASSERT_TRUE(key) << key.error().describe();
+  EXPECT_TRUE(key->equals(testVolumeKey()));
+  auto no_target = KmipProtector(config).rewrap(*rewrapped, testContext());
+  ASSERT_FALSE(no_target);
+  EXPECT_EQ(no_target.error().kind(), ErrorKind::kInvalidArgument);
+}
+
 TEST_P(KmipPyKmipTest, AnotherClientIdentityCannotUseTheKey) {
   WrappedKey wrapped = wrapWithNewKey();
   KmipProtectorConfig other;
