@@ -31,5 +31,9 @@ confined '#include <spdlog/' include/s3cryptfs/core/log.h src/core/log.cpp
 if grep -rnE 'std::cout|printf\(' src --include='*.cpp' | grep -vE '^src/(app|cli)/' | grep -v 'snprintf' ; then
   echo "lint: console output outside src/app and src/cli"; fail=1
 fi
+# bench/run is Python for Debian's /usr/bin/python3: it must at least compile.
+if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' bench/run; then
+  echo "lint: bench/run does not parse"; fail=1
+fi
 [ "$fail" -eq 0 ] && echo "lint: ok"
 exit "$fail"

@@ -9,8 +9,6 @@
 // is kept across opens (no kernel_cache), so every read is a FUSE request, as it is for a
 // filesystem that must check the store for changes at open.
 #define FUSE_USE_VERSION 35
-#include <fuse3/fuse.h>
-
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -18,6 +16,8 @@
 #include <mutex>
 #include <string>
 #include <sys/stat.h>
+
+#include <fuse3/fuse.h>
 
 namespace {
 
@@ -36,7 +36,9 @@ bool split(const char* path, std::string& name) {
   return name.find('/') == std::string::npos;
 }
 
-void now(timespec& t) { clock_gettime(CLOCK_REALTIME, &t); }
+void now(timespec& t) {
+  clock_gettime(CLOCK_REALTIME, &t);
+}
 
 int nf_getattr(const char* path, struct stat* st, fuse_file_info*) {
   std::memset(st, 0, sizeof *st);
@@ -64,7 +66,8 @@ int nf_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, fuse_fi
   fill(buf, ".", nullptr, 0, FUSE_FILL_DIR_PLUS);
   fill(buf, "..", nullptr, 0, FUSE_FILL_DIR_PLUS);
   std::lock_guard lock(g_mu);
-  for (auto& [name, node] : g_files) fill(buf, name.c_str(), nullptr, 0, FUSE_FILL_DIR_PLUS);
+  for (auto& [name, node] : g_files)
+    fill(buf, name.c_str(), nullptr, 0, FUSE_FILL_DIR_PLUS);
   return 0;
 }
 
@@ -110,7 +113,8 @@ int nf_write(const char* path, const char*, size_t size, off_t off, fuse_file_in
   std::lock_guard lock(g_mu);
   auto it = g_files.find(name);
   if (it == g_files.end()) return -ENOENT;
-  if (off + static_cast<off_t>(size) > it->second.size) it->second.size = off + static_cast<off_t>(size);
+  if (off + static_cast<off_t>(size) > it->second.size)
+    it->second.size = off + static_cast<off_t>(size);
   now(it->second.mtime);
   return static_cast<int>(size);
 }
@@ -144,9 +148,15 @@ int nf_rename(const char* from, const char* to, unsigned int) {
   return 0;
 }
 
-int nf_utimens(const char*, const timespec*, fuse_file_info*) { return 0; }
-int nf_chmod(const char*, mode_t, fuse_file_info*) { return 0; }
-int nf_fsync(const char*, int, fuse_file_info*) { return 0; }
+int nf_utimens(const char*, const timespec*, fuse_file_info*) {
+  return 0;
+}
+int nf_chmod(const char*, mode_t, fuse_file_info*) {
+  return 0;
+}
+int nf_fsync(const char*, int, fuse_file_info*) {
+  return 0;
+}
 
 void* nf_init(fuse_conn_info*, fuse_config* cfg) {
   cfg->kernel_cache = 0;
