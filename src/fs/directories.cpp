@@ -60,7 +60,7 @@ Status VolumeFilesystem::listDirectory(DirHandle& dir) {
         if (info.first == 0 && (known == nullptr || !known->attrs_known)) unknown.push_back(name);
       }
     }
-    std::vector<bool> foreign(unknown.size(), false);
+    std::vector<uint8_t> foreign(unknown.size(), 0);  // not vector<bool>: written in parallel
     parallelFor(unknown.size(), kHeadConcurrency, [&](size_t i) {
       auto key = objects_.objectKey(childPath(path, unknown[i]));
       if (!key) return;
@@ -119,7 +119,7 @@ Result<std::vector<DirEntry>> VolumeFilesystem::readdir(HandleId handle, uint64_
       out[i].ino = nodes[i]->ino;
     }
   }
-  std::vector<bool> failed(out.size(), false);
+  std::vector<uint8_t> failed(out.size(), 0);  // not vector<bool>: written in parallel
   parallelFor(out.size(), kHeadConcurrency, [&](size_t i) {
     if (nodes[i] == nullptr) {
       failed[i] = true;

@@ -94,6 +94,32 @@ TEST_F(MountErrorsTest, SecondMountOfTheVolumeNeedsItsOwnStagingFolder) {
   EXPECT_TRUE(volume_->unmount());
 }
 
+// An unprivileged user asking for allow_other (without user_allow_other in /etc/fuse.conf, or
+// without access to /dev/fuse at all): FUSE refuses, and the mount says so (exit 20).
+TEST_F(MountErrorsTest, FuseRefusalIsReported) {
+  std::string fuse_conf = readWholeFile("/etc/fuse.conf");
+  for (size_t pos = 0; (pos = fuse_conf.find("user_allow_other", pos)) != std::string::npos;
+       ++pos) {
+    if (pos == 0 || fuse_conf[pos - 1] == '\n') {
+      GTEST_SKIP() << "/etc/fuse.conf allows allow_other to users: FUSE would not refuse";
+    }
+  }
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(volume_->scratch())) {
+    ASSERT_EQ(lchown(entry.path().c_str(), 65534, 65534), 0) << entry.path();
+  }
+  ASSERT_EQ(chown(volume_->scratch().c_str(), 65534, 65534), 0);
+  std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid=65534",   "--regid=65534",
+                                   "--clear-groups",   s3cryptfsBinary(), "mount"};
+  for (auto& arg : volume_->mountArgs(volume_->mountpoint()))
+    argv.push_back(arg);
+  argv.push_back("-o");
+  argv.push_back("allow_other");
+  auto result = runCommand(argv, {{"HOME", volume_->scratch()}});
+  EXPECT_EQ(result.exit_code, 20) << result.output << volume_->log();
+  EXPECT_TRUE(contains(result.output, "FUSE refused")) << result.output;
+  EXPECT_FALSE(isMounted(volume_->mountpoint()));
+}
+
 TEST_F(MountErrorsTest, BadSourceNoFolderNoVolume) {
   auto args = volume_->mountArgs(volume_->mountpoint());
   args[0] = "s3:/missing-slash";

@@ -311,6 +311,36 @@ TEST(DataPathTest, LostRaceKeepsTheWinnerAndOursUnderAConflictName) {
   EXPECT_EQ(*h.readFile("/" + names[1]), expect_ours);
 }
 
+// The file id of the only content object in the store (header bytes 16..32, FORMAT §3).
+Bytes onlyFileId(store::ObjectStore& store) {
+  Bytes id;
+  auto listing = store::listAll(store, {});
+  for (const auto& object : listing->objects) {
+    if (object.key.find(".s3cryptfs") != std::string::npos) continue;
+    auto got = store.get(object.key, store::ByteRange{16, 16});
+    if (got) id = got->body;
+  }
+  return id;
+}
+
+TEST(DataPathTest, RewritesKeepTheFileIdAndTruncationToZeroChangesIt) {
+  FsHarness h(test::makeStore("memory"));
+  S3C_ASSERT_OK(h.writeFile("/f", pattern(10000, 1)));
+  Bytes first = onlyFileId(h.store());
+  ASSERT_EQ(first.size(), 16u);
+  S3C_ASSERT_OK(overwrite(h.fs(), *h.resolve("/f"), 5000, asBytes("x")));
+  EXPECT_EQ(onlyFileId(h.store()), first);  // unchanged chunks stay valid (and copyable)
+  SetAttrRequest truncate;
+  truncate.size = 0;
+  S3C_ASSERT_OK(h.fs().setattr(*h.resolve("/f"), truncate, h.caller_));
+  Bytes second = onlyFileId(h.store());
+  EXPECT_NE(second, first);                          // a fresh nonce budget (FORMAT §4.3)
+  S3C_ASSERT_OK(h.writeFile("/f", pattern(10, 2)));  // O_TRUNC
+  EXPECT_NE(onlyFileId(h.store()), second);
+  h.reopen();
+  EXPECT_EQ(*h.readFile("/f"), pattern(10, 2));
+}
+
 TEST(DataPathTest, DamagedChunkFailsOnlyThatChunk) {
   FsHarness h(test::makeStore("memory"));
   S3C_ASSERT_OK(h.writeFile("/f", pattern(5 * 4096, 4)));
