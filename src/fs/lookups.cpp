@@ -130,7 +130,7 @@ Status VolumeFilesystem::refreshNode(const NodePtr& node, bool force) {
     return errnoError(ErrorKind::kNotFound, ESTALE, "replaced by another kind of node");
   }
   if (node->file == nullptr || force) {
-    node->attrs = probed.attrs;
+    takeAttrsLocked(*node, probed.attrs);
     node->etag = probed.etag;
     node->implicit_dir = probed.implicit_dir;
     node->sidecar = probed.sidecar;

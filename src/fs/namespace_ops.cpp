@@ -42,6 +42,7 @@ Result<Entry> VolumeFilesystem::mkdir(InodeId parent, std::string_view name, uin
   S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
                        ErrnoMappingStore::map(objects_.sealToMetadata(marker, made.attrs)));
   S3C_RETURN_IF_ERROR(putNew(marker, {}, metadata));
+  touchDirectory(parent);
   std::lock_guard lock(table_mutex_);
   NodePtr node = installLocked(parent, name, made);
   return entryLocked(*node);
@@ -78,6 +79,7 @@ Result<VolumeFilesystem::NodePtr> VolumeFilesystem::createFileObject(
   made.etag = written->etag;
   made.sidecar = volume::VolumeObjects::usesSidecar(metadata);
   if (cipher_out != nullptr) *cipher_out = std::move(cipher);
+  touchDirectory(parent);
   std::lock_guard lock(table_mutex_);
   return installLocked(parent, name, made);
 }
@@ -247,6 +249,7 @@ Status VolumeFilesystem::unlink(InodeId parent, std::string_view name) {
     path = pathLocked(*node);
   }
   S3C_RETURN_IF_ERROR(removeObjectOf(node, path));
+  touchDirectory(parent);
   std::lock_guard lock(table_mutex_);
   detachLocked(*node);
   if (options_.negative_ttl.count() > 0) negative_[{parent, std::string(name)}] = Clock::now();
@@ -284,6 +287,7 @@ Status VolumeFilesystem::rmdir(InodeId parent, std::string_view name) {
   S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey(path));
   S3C_RETURN_IF_ERROR(store_.remove(marker));
   if (sidecar) (void)store_.remove(objects_.sidecarKey(marker));
+  touchDirectory(parent);
   std::lock_guard lock(table_mutex_);
   detachLocked(*node);
   if (options_.negative_ttl.count() > 0) negative_[{parent, std::string(name)}] = Clock::now();
@@ -427,6 +431,8 @@ Status VolumeFilesystem::rename(InodeId parent, std::string_view name, InodeId n
   } else {
     S3C_RETURN_IF_ERROR(moveFile(node, from, to));
   }
+  touchDirectory(parent);
+  if (new_parent != parent) touchDirectory(new_parent);
   std::vector<NodePtr> moved_open;
   {
     std::lock_guard lock(table_mutex_);

@@ -30,7 +30,11 @@ struct Node {
   bool attrs_known = false;   // false for nodes seen only in a listing
   bool implicit_dir = false;  // a directory without a marker object
   bool sidecar = false;       // the attribute block lives in the sidecar object
-  std::string etag;           // of the content object, or of the marker
+  // A directory whose mtime/ctime changed (an entry added, removed or renamed) but whose marker
+  // does not have them yet (see directory_times.cpp), and when its marker was last written.
+  bool times_dirty = false;
+  Clock::time_point times_persisted{};
+  std::string etag;  // of the content object, or of the marker
   Clock::time_point fetched{};
   uint64_t generation = 0;
   uint64_t lookups = 0;   // kernel references (lookup, create, readdirplus) not yet forgotten

@@ -264,6 +264,14 @@ Status VolumeFilesystem::rewriteChunks(OpenFile& file, const std::string& key, u
       S3C_RETURN_IF_ERROR(fetchRemote(file, key, first, last - first + 1, last - first + 1));
     }
   }
+  // Space for every chunk is reserved before the first is staged: a full staging folder then
+  // fails the whole write, with no chunk half-overwritten and no chunk sealed for a size the
+  // file does not get (ENOSPC, and the file stays as it was before the write).
+  if (file.staging == nullptr) {
+    S3C_ASSIGN_OR_RETURN(file.staging, StagingFile::create(options_.staging_dir));
+  }
+  format::ByteRange span = layout_.cipherRange({first, last - first + 1}, new_size);
+  S3C_RETURN_IF_ERROR(file.staging->reserve(span.offset, span.length));
   for (uint64_t i = first; i <= last; ++i) {
     uint64_t chunk_start = layout_.chunkPlainOffset(i);
     uint64_t new_length = layout_.chunkPlainSize(i, new_size);

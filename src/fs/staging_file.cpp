@@ -159,6 +159,17 @@ Status StagingFile::write(uint64_t offset, ByteSpan bytes) {
   return writeAll(fd_, bytes.data(), bytes.size(), offset, data_path_);
 }
 
+Status StagingFile::reserve(uint64_t offset, uint64_t length) {
+  if (length == 0) return ok();
+  int rc = 0;
+  do {
+    rc = ::fallocate(fd_, 0, static_cast<off_t>(offset), static_cast<off_t>(length));
+  } while (rc != 0 && errno == EINTR);
+  // A filesystem without fallocate keeps the old behaviour (the write itself reports ENOSPC).
+  if (rc != 0 && errno != EOPNOTSUPP) return ioError(errno, "reserving staging file " + data_path_);
+  return ok();
+}
+
 Status StagingFile::read(uint64_t offset, MutableByteSpan out) const {
   size_t done = 0;
   while (done < out.size()) {

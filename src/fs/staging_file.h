@@ -39,6 +39,10 @@ class StagingFile {
   StagingFile& operator=(const StagingFile&) = delete;
 
   Status write(uint64_t offset, ByteSpan bytes);
+  // Allocates [offset, offset + length) without changing what is stored there, so that a full
+  // staging folder fails here (kNoSpace) before any staged chunk is overwritten: a pwrite that
+  // runs out of space half way would tear the chunk it replaces.
+  Status reserve(uint64_t offset, uint64_t length);
   Status read(uint64_t offset, MutableByteSpan out) const;
   Status writeJournal(const JournalRecord& record);
   Result<JournalRecord> readJournal() const;

@@ -41,6 +41,9 @@ inline constexpr uint32_t kFetchConcurrency = 4;
 inline constexpr uint32_t kHeadConcurrency = 16;
 // Foreign keys remembered so each is logged once; beyond this they are no longer logged.
 inline constexpr size_t kMaxLoggedForeignKeys = 10000;
+// A directory's marker is rewritten for a change of its entries at most once per this interval;
+// the changes in between are written by the next change after it or by syncAll.
+inline constexpr std::chrono::milliseconds kDirectoryTimesInterval{1000};
 
 inline int64_t nowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -212,6 +215,17 @@ class VolumeFilesystem final : public Filesystem {
     return node == nodes_.end() ? nullptr : node->second;
   }
   // Inserts or refreshes the node for (parent, name) from a probe.
+  // Attributes read from the store replace the cached ones, except a directory's mtime and
+  // ctime not written to its marker yet (directory_times.cpp): those are newer.
+  static void takeAttrsLocked(Node& node, const format::Attributes& attrs) {
+    int64_t mtime = node.attrs.mtime_ns;
+    int64_t ctime = node.attrs.ctime_ns;
+    node.attrs = attrs;
+    if (node.times_dirty) {
+      node.attrs.mtime_ns = std::max(node.attrs.mtime_ns, mtime);
+      node.attrs.ctime_ns = std::max(node.attrs.ctime_ns, ctime);
+    }
+  }
   NodePtr installLocked(InodeId parent, std::string_view name, const Probe& probe) {
     NodePtr node = childLocked(parent, name);
     if (node != nullptr && node->attrs_known && node->attrs.kind != probe.attrs.kind) {
@@ -231,7 +245,7 @@ class VolumeFilesystem final : public Filesystem {
     }
     negative_.erase({parent, std::string(name)});
     if (node->file == nullptr) {
-      node->attrs = probe.attrs;
+      takeAttrsLocked(*node, probe.attrs);
       node->etag = probe.etag;
       node->implicit_dir = probe.implicit_dir;
       node->sidecar = probe.sidecar;
@@ -299,6 +313,12 @@ class VolumeFilesystem final : public Filesystem {
   Result<NodePtr> lookupChild(InodeId parent, std::string_view name);
   Result<NodePtr> directoryNode(InodeId ino);
   Status persistAttributes(const NodePtr& node);
+  // An entry of directory `dir` was added, removed or renamed: its mtime and ctime become now
+  // (batched writes of its marker, directory_times.cpp). Namespace mutex held exclusively.
+  void touchDirectory(InodeId dir);
+  // Writes the marker of every directory whose times are not persisted yet. Namespace mutex
+  // held exclusively.
+  Status persistDirectoryTimes();
   Result<store::ObjectInfo> rewriteMetadata(const std::string& key, const store::Metadata& metadata,
                                             const std::string& etag);
   void logForeign(const std::string& key, const Error& error);

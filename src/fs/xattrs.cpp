@@ -84,6 +84,11 @@ Status VolumeFilesystem::removexattr(InodeId ino, std::string_view name) {
 }
 
 Status VolumeFilesystem::syncAll() {
+  Status times = ok();
+  {
+    std::unique_lock ns(namespace_mutex_);
+    times = persistDirectoryTimes();
+  }
   std::shared_lock ns(namespace_mutex_);
   std::vector<NodePtr> open_nodes;
   {
@@ -97,6 +102,7 @@ Status VolumeFilesystem::syncAll() {
     Status uploaded = flushNode(node);
     if (!uploaded && first) first = uploaded;
   }
+  if (first && !times) first = times;
   return first;
 }
 
