@@ -172,7 +172,7 @@ CONF
   local bucket=s3c-test region=us-east-1
   s3c_signed_put_bucket "$endpoint" "$ak" "$sk" "$region" "$bucket" || s3c_die "cannot create bucket"
 
-  cat >"$dir/env.tmp" <<ENV
+  s3c_publish_ready "$dir" "$t0" "$endpoint ($store)" "pids: mon $monpid osd $osdpid rgw $rgwpid" <<ENV
 S3C_CEPH_ENDPOINT=$endpoint
 S3C_CEPH_ACCESS_KEY=$ak
 S3C_CEPH_SECRET_KEY=$sk
@@ -181,17 +181,6 @@ S3C_CEPH_REGION=$region
 S3C_CEPH_STORE=$store
 S3C_CEPH_CONF=$dir/ceph.conf
 ENV
-  mv "$dir/env.tmp" "$dir/env"
-  local t1; t1=$(s3c_now_ms)
-  echo "$(( t1 - t0 ))" >"$dir/startup_ms"
-  s3c_log "ready at $endpoint ($store) in $(( t1 - t0 )) ms (pids: mon $monpid osd $osdpid rgw $rgwpid)"
 }
 
-case $cmd in
-  start)
-    # A failed start stops whatever it had started (the logs stay in DIR/log).
-    trap 'if [ $? -ne 0 ]; then stop; fi' EXIT
-    start "$@" ;;
-  stop) stop ;;
-  *) usage ;;
-esac
+s3c_main "$cmd" "$@"

@@ -160,3 +160,28 @@ s3c_signed_check_bucket() {
   rm -f "$out"
   return 1
 }
+
+# s3c_publish_ready DIR T0 WHERE [DETAIL]: the env lines on stdin become DIR/env in one rename
+# (tests poll for it, so it must never be seen half-written), the start-up time goes to
+# DIR/startup_ms, and one log line says the server is ready.
+s3c_publish_ready() {
+  local dir=$1 t0=$2 where=$3 detail=${4:-} t1
+  cat >"$dir/env.tmp"
+  mv "$dir/env.tmp" "$dir/env"
+  t1=$(s3c_now_ms)
+  echo "$(( t1 - t0 ))" >"$dir/startup_ms"
+  s3c_log "ready at $where in $(( t1 - t0 )) ms${detail:+ ($detail)}"
+}
+
+# s3c_main CMD ARGS...: runs the calling script's start or stop (functions it defines). A failed
+# start stops whatever it had started (the logs stay in DIR/log).
+s3c_main() {
+  case $1 in
+    start)
+      shift
+      trap 'if [ $? -ne 0 ]; then stop; fi' EXIT
+      start "$@" ;;
+    stop) stop ;;
+    *) usage ;;
+  esac
+}

@@ -63,7 +63,7 @@ start() {
   local endpoint="http://127.0.0.1:$port"
   local ak=s3c-moto-access sk=s3c-moto-secret bucket=s3c-test region=us-east-1
   s3c_signed_put_bucket "$endpoint" "$ak" "$sk" "$region" "$bucket" || s3c_die "cannot create bucket"
-  cat >"$dir/env.tmp" <<ENV
+  s3c_publish_ready "$dir" "$t0" "$endpoint" "pid $S3C_SPAWNED_PID" <<ENV
 S3C_MOTO_ENDPOINT=$endpoint
 S3C_MOTO_ACCESS_KEY=$ak
 S3C_MOTO_SECRET_KEY=$sk
@@ -71,16 +71,6 @@ S3C_MOTO_BUCKET=$bucket
 S3C_MOTO_REGION=$region
 S3C_MOTO_KMS_ENDPOINT=$endpoint
 ENV
-  mv "$dir/env.tmp" "$dir/env"
-  local t1; t1=$(s3c_now_ms)
-  echo "$(( t1 - t0 ))" >"$dir/startup_ms"
-  s3c_log "ready at $endpoint in $(( t1 - t0 )) ms (pid $S3C_SPAWNED_PID)"
 }
 
-case $cmd in
-  start)
-    trap 'if [ $? -ne 0 ]; then stop; fi' EXIT
-    start "$@" ;;
-  stop) stop ;;
-  *) usage ;;
-esac
+s3c_main "$cmd" "$@"

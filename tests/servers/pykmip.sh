@@ -116,7 +116,7 @@ CONF
   s3c_spawn "$dir" pykmip "$comm" "$dir/log/pykmip.out" "$server_bin" \
       -f "$dir/server.conf" -l "$dir/log/pykmip.log"
   wait_tls "$port" "$S3C_SPAWNED_PID" "$timeout" || s3c_die "pykmip-server did not come up"
-  cat >"$dir/env.tmp" <<ENV
+  s3c_publish_ready "$dir" "$t0" "127.0.0.1:$port" "pid $S3C_SPAWNED_PID" <<ENV
 S3C_PYKMIP_HOST=127.0.0.1
 S3C_PYKMIP_PORT=$port
 S3C_PYKMIP_CA=$dir/pki/ca.crt
@@ -126,16 +126,6 @@ S3C_PYKMIP_OTHER_CERT=$dir/pki/other.crt
 S3C_PYKMIP_OTHER_KEY=$dir/pki/other.key
 S3C_PYKMIP_WRONG_CA=$dir/pki/wrong-ca.crt
 ENV
-  mv "$dir/env.tmp" "$dir/env"
-  local t1; t1=$(s3c_now_ms)
-  echo "$(( t1 - t0 ))" >"$dir/startup_ms"
-  s3c_log "ready at 127.0.0.1:$port in $(( t1 - t0 )) ms (pid $S3C_SPAWNED_PID)"
 }
 
-case $cmd in
-  start)
-    trap 'if [ $? -ne 0 ]; then stop; fi' EXIT
-    start "$@" ;;
-  stop) stop ;;
-  *) usage ;;
-esac
+s3c_main "$cmd" "$@"

@@ -61,23 +61,13 @@ start() {
   local ak=S3RVER sk=S3RVER region=us-east-1
   # The bucket comes from --configure-bucket; a signed listing confirms it is there.
   s3c_signed_check_bucket "$endpoint" "$ak" "$sk" "$region" "$bucket" || s3c_die "bucket $bucket missing"
-  cat >"$dir/env.tmp" <<ENV
+  s3c_publish_ready "$dir" "$t0" "$endpoint" "pid $S3C_SPAWNED_PID" <<ENV
 S3C_S3RVER_ENDPOINT=$endpoint
 S3C_S3RVER_ACCESS_KEY=$ak
 S3C_S3RVER_SECRET_KEY=$sk
 S3C_S3RVER_BUCKET=$bucket
 S3C_S3RVER_REGION=$region
 ENV
-  mv "$dir/env.tmp" "$dir/env"
-  local t1; t1=$(s3c_now_ms)
-  echo "$(( t1 - t0 ))" >"$dir/startup_ms"
-  s3c_log "ready at $endpoint in $(( t1 - t0 )) ms (pid $S3C_SPAWNED_PID)"
 }
 
-case $cmd in
-  start)
-    trap 'if [ $? -ne 0 ]; then stop; fi' EXIT
-    start "$@" ;;
-  stop) stop ;;
-  *) usage ;;
-esac
+s3c_main "$cmd" "$@"
