@@ -8,6 +8,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,89 +24,10 @@
 #include "compose.h"
 #include "daemon.h"
 #include "process_setup.h"
+#include "protector_choice.h"
 
 namespace s3cryptfs::app {
 namespace {
-
-void printError(const std::string& message) {
-  std::cerr << "s3cryptfs: " << message << "\n";
-}
-
-// Options mount(8) and mount.fuse3 pass on (from /etc/fstab) that mean nothing to us: the
-// kernel's generic flags and the userspace ones of mount(8) and systemd.
-bool isGenericMountOption(const std::string& name) {
-  static const std::set<std::string> kIgnored = {
-      "rw",      "defaults", "auto",       "noauto",   "user",       "nouser",     "users",
-      "owner",   "group",    "nofail",     "dev",      "nodev",      "suid",       "nosuid",
-      "exec",    "noexec",   "atime",      "noatime",  "relatime",   "norelatime", "strictatime",
-      "async",   "sync",     "dirsync",    "lazytime", "nolazytime", "fsname",     "subtype",
-      "comment", "loop",     "nodiratime", "diratime", "silent",     "loud"};
-  if (kIgnored.count(name) != 0) return true;
-  // _netdev, _rnetdev and friends; x-systemd.*, x-gvfs-*, x-initrd.mount.
-  return name.rfind('_', 0) == 0 || name.rfind("x-", 0) == 0;
-}
-
-std::string absolutePath(const std::string& path) {
-  if (path.empty() || path.front() == '/') return path;
-  char cwd[PATH_MAX];
-  if (getcwd(cwd, sizeof cwd) == nullptr) return path;
-  return std::string(cwd) + "/" + path;
-}
-
-// Built-in defaults < --config / -o config=FILE < S3CRYPTFS_* environment < -o options <
-// dedicated flags (--key-file, -f).
-Result<config::MountConfig> buildConfig(const CommonArgs& args) {
-  std::vector<std::pair<std::string, std::string>> options;
-  for (const std::string& raw : args.options) {
-    for (auto& option : config::splitMountOptions(raw))
-      options.push_back(std::move(option));
-  }
-  std::string config_file = args.config_file;
-  for (const auto& [name, value] : options) {
-    if (name == "config") config_file = value;
-  }
-  config_file = absolutePath(config_file);
-  config::MountConfig config;
-  if (!config_file.empty()) {
-    auto loaded = config::loadConfigFile(config_file);
-    if (!loaded) return loaded.error().withContext("configuration " + config_file);
-    config = std::move(*loaded);
-  }
-  if (auto applied = config::applyEnvironment(config, http::processEnvironment()); !applied) {
-    return applied.error().withContext("environment");
-  }
-  for (const auto& [name, value] : options) {
-    if (name == "config" || isGenericMountOption(name)) continue;
-    if (auto applied = config::applyOption(config, name, value); !applied) {
-      return applied.error();
-    }
-  }
-  if (!args.key_file.empty()) config.key.key_file = args.key_file;
-  if (!args.source.empty()) config.source = args.source;
-  // The daemon runs in "/": relative paths are taken relative to where the command was started.
-  for (std::string* path :
-       {&config.key.key_file, &config.key.passphrase_file, &config.cache.staging_dir,
-        &config.cache.disk_dir, &config.log.file, &config.s3.ca_bundle}) {
-    *path = absolutePath(*path);
-  }
-  if (config.source.empty()) {
-    return Error(ErrorKind::kInvalidArgument,
-                 "no source given (dir:///path or s3://bucket/prefix)");
-  }
-  if (auto uri = store::parseStoreUri(config.source); !uri) return uri.error();
-  return config;
-}
-
-Status makeDirs(const std::string& dir) {
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    std::string part = dir.substr(0, pos);
-    if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
-      return Error(ErrorKind::kIo, "cannot create " + part + ": " + std::strerror(errno));
-    }
-  }
-  return ok();
-}
 
 ExitCode exitCodeForMountError(const Error& error) {
   switch (error.kind()) {
@@ -165,12 +87,19 @@ ExitCode runInit(const InitArgs& args) {
   options.name_mode =
       args.plaintext_names ? format::NameMode::kPlaintext : format::NameMode::kEncrypted;
 
-  auto protectors = protectorsFor(config->key);
+  auto specs = specsFromSettings(config->key);
+  if (!specs) {
+    printError(specs.error().message());
+    return ExitCode::kUsage;
+  }
+  if (specs->empty()) {
+    printError("no protector given: pass --protector SPEC (one or more) or --key-file FILE");
+    return ExitCode::kUsage;
+  }
+  auto protectors = buildProtectors(*specs, config->key, Prompting::kTerminal);
   if (!protectors) {
     printError(protectors.error().message());
-    return protectors.error().kind() == ErrorKind::kInvalidArgument && config->key.key_file.empty()
-               ? ExitCode::kUsage
-               : ExitCode::kKeyUnavailable;
+    return exitCodeForKeyError(protectors.error());
   }
   // A first volume in a plain folder: create the folder.
   if (auto uri = store::parseStoreUri(config->source);
@@ -192,7 +121,12 @@ ExitCode runInit(const InitArgs& args) {
   }
   std::cout << "created an s3cryptfs volume at " << config->source << " (" << args.cipher << ", "
             << options.chunk_size << "-byte chunks, "
-            << (args.plaintext_names ? "plaintext" : "encrypted") << " names)\n";
+            << (args.plaintext_names ? "plaintext" : "encrypted") << " names), protectors:";
+  for (const auto& slot : (*created)->descriptor().newest().slots) {
+    std::cout << " '" << slot.id << "' (" << slot.type << ")";
+  }
+  std::cout << "\n";
+  printNewRecoveryShares(*protectors, config->source);
   return ExitCode::kOk;
 }
 
@@ -204,6 +138,24 @@ ExitCode runMount(const MountArgs& args) {
   }
   if (args.foreground) config->fuse.foreground = true;
   const std::string mountpoint = absolutePath(args.mountpoint);
+  // Named protectors are built (and a passphrase prompt answered) before the fork: the
+  // background daemon has no terminal. Without any, the volume's own slots are tried later.
+  auto specs = specsFromSettings(config->key);
+  if (!specs) {
+    printError(specs.error().message());
+    return ExitCode::kUsage;
+  }
+  std::optional<Protectors> named_protectors;
+  if (!specs->empty()) {
+    auto built = buildProtectors(
+        *specs, config->key, config->fuse.foreground ? Prompting::kTerminal : Prompting::kReadNow);
+    if (!built) {
+      printError(built.error().message());
+      return exitCodeForKeyError(built.error());
+    }
+    preferFirst(*built, config->key.protector);
+    named_protectors = std::move(*built);
+  }
   // Nothing before the fork may start a thread: the daemon is a fork of this process.
   Readiness readiness = Readiness::foreground();
   if (!config->fuse.foreground) {
@@ -229,13 +181,16 @@ ExitCode runMount(const MountArgs& args) {
   if (auto usable = fuse::checkMountPoint(mountpoint); !usable) {
     return fail(exitCodeForMountError(usable.error()), usable.error().message());
   }
-  auto protectors = protectorsFor(config->key);
-  if (!protectors) {
-    return fail(config->key.key_file.empty() ? ExitCode::kUsage : ExitCode::kKeyUnavailable,
-                protectors.error().message());
-  }
   auto store = openStore(*config);
   if (!store) return fail(exitCodeForStoreError(store.error()), store.error().message());
+  auto protectors = named_protectors ? Result<Protectors>(std::move(*named_protectors))
+                                     : unlockProtectors(**store, config->key, Prompting::kTerminal);
+  if (!protectors) {
+    if (protectors.error().kind() == ErrorKind::kInvalidArgument) {
+      return fail(ExitCode::kUsage, protectors.error().message());
+    }
+    return fail(exitCodeForVolumeError(protectors.error()), protectors.error().message());
+  }
   auto volume = volume::Volume::open(*store, protectors->named);
   if (!volume) return fail(exitCodeForVolumeError(volume.error()), volume.error().message());
   protectors->owned.clear();  // the volume key is unwrapped: the protectors' keys can go

@@ -4,17 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "cli_config.h"
 #include "exit_codes.h"
 
 namespace s3cryptfs::app {
-
-// What the command line gave; the commands build the configuration from it.
-struct CommonArgs {
-  std::string source;
-  std::string config_file;
-  std::vector<std::string> options;  // raw "-o" arguments, each "a,b=c"
-  std::string key_file;
-};
 
 struct InitArgs {
   CommonArgs common;

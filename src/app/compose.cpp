@@ -12,11 +12,12 @@
 #include "s3cryptfs/fs/volume_filesystem.h"
 #include "s3cryptfs/http/aws_config.h"
 #include "s3cryptfs/http/curl_http_client.h"
-#include "s3cryptfs/keys/keyfile_protector.h"
 #include "s3cryptfs/s3/s3_object_store.h"
 #include "s3cryptfs/store/dir_object_store.h"
 #include "s3cryptfs/store/retrying_object_store.h"
 #include "s3cryptfs/store/store_uri.h"
+
+#include "protector_choice.h"
 
 namespace s3cryptfs::app {
 namespace {
@@ -139,29 +140,8 @@ ExitCode exitCodeForStoreError(const Error& error) {
   }
 }
 
-Result<Protectors> protectorsFor(const config::KeySettings& settings) {
-  Protectors protectors;
-  if (!settings.key_file.empty()) {
-    // Read once here so a missing or malformed key file is reported as such, not as a key that
-    // does not unlock the volume.
-    auto key = keys::readKeyFile(settings.key_file);
-    if (!key) return key.error().withContext("key file " + settings.key_file);
-    auto protector = keys::KeyFileProtector::fromKey(std::move(*key));
-    if (!protector) return protector.error();
-    protectors.owned.push_back(std::make_unique<keys::KeyFileProtector>(std::move(*protector)));
-  }
-  if (protectors.owned.empty()) {
-    return Error(ErrorKind::kInvalidArgument,
-                 "no key given: pass --key-file FILE (or -o key_file=FILE, or key.key_file in "
-                 "the configuration)");
-  }
-  for (auto& owned : protectors.owned) {
-    protectors.named.push_back(volume::NamedProtector{"", owned.get()});
-  }
-  return protectors;
-}
-
 ExitCode exitCodeForVolumeError(const Error& error) {
+  if (error.serviceCode() == volume::kUnlockFailedCode) return exitCodeForKeyError(error);
   switch (error.kind()) {
     case ErrorKind::kNotFound:
       return error.serviceCode() == "NoSuchBucket" ? ExitCode::kNoSuchBucket : ExitCode::kNoVolume;

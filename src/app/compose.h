@@ -26,13 +26,6 @@ namespace s3cryptfs::app {
 Result<std::shared_ptr<store::ObjectStore>> openStore(const config::MountConfig& config);
 ExitCode exitCodeForStoreError(const Error& error);
 
-// The key protectors the configuration names (today: the key file), in the order to try.
-struct Protectors {
-  std::vector<std::unique_ptr<keys::KeyProtector>> owned;
-  std::vector<volume::NamedProtector> named;
-};
-Result<Protectors> protectorsFor(const config::KeySettings& settings);
-
 // The staging folder of one volume: config cache.staging_dir, else
 // /var/lib/s3cryptfs/staging/<volume id> (root) or $XDG_STATE_HOME/s3cryptfs/staging/<volume id>.
 // Created with mode 0700.

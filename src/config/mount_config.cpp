@@ -33,6 +33,20 @@ Status applyNode(MountConfig& config, const YAML::Node& node, const std::string&
     return ok();
   }
   if (node.IsNull()) return ok();
+  if (node.IsSequence()) {
+    const OptionSpec* spec = findOption(path);
+    if (spec == nullptr || !spec->is_list) {
+      return Error(ErrorKind::kInvalidArgument, "config key " + path + ": expected a value");
+    }
+    for (const auto& element : node) {
+      if (!element.IsScalar()) {
+        return Error(ErrorKind::kInvalidArgument,
+                     "config key " + path + ": expected a list of values");
+      }
+      S3C_RETURN_IF_ERROR(spec->set(config, element.Scalar()));
+    }
+    return ok();
+  }
   if (!node.IsScalar()) {
     return Error(ErrorKind::kInvalidArgument, "config key " + path + ": expected a value");
   }

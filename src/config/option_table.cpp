@@ -123,6 +123,15 @@ std::vector<OptionSpec> buildTable() {
   t.push_back(u32("retry.base_delay_ms", &M::retry, &RetrySettings::base_delay_ms, 0));
   t.push_back(u32("retry.max_delay_ms", &M::retry, &RetrySettings::max_delay_ms, 0));
   t.push_back(str("key.protector", &M::key, &KeySettings::protector, {"protector"}));
+  t.push_back({"key.protectors",
+               {"protectors"},
+               false,
+               [](M& c, std::string_view v) -> Status {
+                 if (v.empty()) return badValue("key.protectors", v, "a protector spec");
+                 c.key.protectors.emplace_back(v);
+                 return ok();
+               },
+               true});
   t.push_back(str("key.key_file", &M::key, &KeySettings::key_file, {"key_file", "keyfile"}));
   t.push_back(
       str("key.passphrase_file", &M::key, &KeySettings::passphrase_file, {"passphrase_file"}));

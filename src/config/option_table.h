@@ -16,6 +16,7 @@ struct OptionSpec {
   std::vector<std::string> aliases;  // "-o" short forms
   bool is_flag = false;              // "-o allow_other" with no value means true
   std::function<Status(MountConfig&, std::string_view)> set;
+  bool is_list = false;  // each value adds one element; a YAML sequence gives several
 };
 
 const std::vector<OptionSpec>& optionTable();

@@ -1,6 +1,7 @@
 #include "s3cryptfs/volume/volume.h"
 
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "s3cryptfs/core/log.h"
@@ -13,13 +14,15 @@ namespace {
 class OpenedVolume final : public Volume {
  public:
   OpenedVolume(std::shared_ptr<store::ObjectStore> store, format::VolumeDescriptor descriptor,
-               format::KeyRing ring)
+               format::KeyRing ring, std::string descriptor_etag)
       : store_(std::move(store)),
         descriptor_(std::move(descriptor)),
+        descriptor_etag_(std::move(descriptor_etag)),
         ring_(std::move(ring)),
         objects_(descriptor_, ring_, *store_) {}
 
   const format::VolumeDescriptor& descriptor() const override { return descriptor_; }
+  const std::string& descriptorEtag() const override { return descriptor_etag_; }
   store::ObjectStore& store() const override { return *store_; }
   std::shared_ptr<store::ObjectStore> sharedStore() const override { return store_; }
   const format::KeyRing& keyRing() const override { return ring_; }
@@ -28,6 +31,7 @@ class OpenedVolume final : public Volume {
  private:
   std::shared_ptr<store::ObjectStore> store_;
   format::VolumeDescriptor descriptor_;
+  std::string descriptor_etag_;
   format::KeyRing ring_;  // declared before objects_, which keeps a reference to it
   VolumeObjects objects_;
 };
@@ -116,8 +120,21 @@ Result<std::shared_ptr<Volume>> Volume::create(std::shared_ptr<store::ObjectStor
   format::KeyRing ring;
   S3C_RETURN_IF_ERROR(ring.add(std::move(keys)));
   log::info("created volume {} at {}", toHex(descriptor.volume_id), store->describe());
-  return std::shared_ptr<Volume>(
-      std::make_shared<OpenedVolume>(std::move(store), std::move(descriptor), std::move(ring)));
+  return std::shared_ptr<Volume>(std::make_shared<OpenedVolume>(
+      std::move(store), std::move(descriptor), std::move(ring), written->etag));
+}
+
+Result<format::VolumeDescriptor> Volume::peekDescriptor(store::ObjectStore& store) {
+  auto fetched = store.get(format::volumeDescriptorKey(""), std::nullopt);
+  if (!fetched) {
+    if (fetched.error().kind() == ErrorKind::kNotFound) {
+      return Error(ErrorKind::kNotFound, noVolumeMessage(store));
+    }
+    return fetched.error().withContext("reading the volume descriptor");
+  }
+  auto decoded = format::decodeVolumeDescriptor(fetched->body);
+  if (!decoded) return decoded.error().withContext("volume descriptor at " + store.describe());
+  return decoded;
 }
 
 Result<std::shared_ptr<Volume>> Volume::open(std::shared_ptr<store::ObjectStore> store,
@@ -136,6 +153,16 @@ Result<std::shared_ptr<Volume>> Volume::open(std::shared_ptr<store::ObjectStore>
   const format::KeyVersionEntry& newest = descriptor.newest();
 
   std::string clauses;
+  // The kind every failure had (kPermissionDenied when they differ or none was tried), so the
+  // caller can tell "wrong key" from "key service unreachable" and "secret unreadable".
+  std::optional<ErrorKind> common_kind;
+  auto noteKind = [&common_kind](ErrorKind kind) {
+    if (!common_kind) {
+      common_kind = kind;
+    } else if (*common_kind != kind) {
+      common_kind = ErrorKind::kPermissionDenied;
+    }
+  };
   for (const NamedProtector& candidate : candidates) {
     if (candidate.protector == nullptr) continue;
     const std::string type = candidate.protector->type();
@@ -149,6 +176,7 @@ Result<std::shared_ptr<Volume>> Volume::open(std::shared_ptr<store::ObjectStore>
       if (!key) {
         if (!clauses.empty()) clauses += "; ";
         clauses += "slot '" + slot.id + "': " + key.error().message();
+        noteKind(key.error().kind());
         if (key.error().kind() != ErrorKind::kPermissionDenied) {
           // A KMS that cannot be reached is not a wrong key: say so rather than "denied".
           log::warn("volume slot '{}' ({}): {}", slot.id, slot.type, key.error().describe());
@@ -164,19 +192,22 @@ Result<std::shared_ptr<Volume>> Volume::open(std::shared_ptr<store::ObjectStore>
       S3C_ASSIGN_OR_RETURN(format::KeyRing ring, format::unlockKeyRing(descriptor, *key));
       log::info("opened volume {} at {} with slot '{}'", toHex(descriptor.volume_id),
                 store->describe(), slot.id);
-      return std::shared_ptr<Volume>(
-          std::make_shared<OpenedVolume>(std::move(store), std::move(descriptor), std::move(ring)));
+      return std::shared_ptr<Volume>(std::make_shared<OpenedVolume>(
+          std::move(store), std::move(descriptor), std::move(ring), fetched->info.etag));
     }
     if (!tried) {
       if (!clauses.empty()) clauses += "; ";
       clauses += candidate.slot_id.empty()
                      ? "the volume has no " + type + " slot"
                      : "the volume has no " + type + " slot named '" + candidate.slot_id + "'";
+      noteKind(ErrorKind::kPermissionDenied);
     }
   }
   if (clauses.empty()) clauses = "no key protector was given";
-  return Error(ErrorKind::kPermissionDenied,
+  Error failed(common_kind.value_or(ErrorKind::kPermissionDenied),
                "nothing offered unlocks the volume at " + store->describe() + ": " + clauses);
+  failed.setService(std::string(kUnlockFailedCode), 0);
+  return failed;
 }
 
 }  // namespace s3cryptfs::volume

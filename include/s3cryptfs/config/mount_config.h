@@ -36,6 +36,9 @@ struct RetrySettings {
 
 struct KeySettings {
   std::string protector;  // protector id or type to try first; empty: the first that works
+  // Protector specs ("[ID=]TYPE:OPTIONS", as for --protector) to unlock with, in order; a YAML
+  // list (key.protectors), one per S3CRYPTFS_KEY_PROTECTORS or -o protectors= adds one.
+  std::vector<std::string> protectors;
   std::string key_file;
   std::string passphrase_file;
   std::string passphrase_env;

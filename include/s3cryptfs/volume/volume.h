@@ -4,6 +4,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "s3cryptfs/core/result.h"
 #include "s3cryptfs/crypto/aead.h"
@@ -15,6 +16,9 @@
 #include "s3cryptfs/volume/volume_objects.h"
 
 namespace s3cryptfs::volume {
+
+// serviceCode() of the error Volume::open returns when no candidate unlocked the volume.
+inline constexpr std::string_view kUnlockFailedCode = "s3cryptfs:unlock";
 
 // Parameters fixed at `init` and stored in the descriptor.
 struct CreateOptions {
@@ -45,13 +49,22 @@ class Volume {
 
   // Mount time: reads and verifies the descriptor and tries the candidates in order on the
   // newest key version's slots; the first that unwraps wins. Errors, each one clear line:
-  // kNotFound "no s3cryptfs volume at <uri>", kPermissionDenied "<what> does not unlock this
-  // volume" (one clause per candidate tried), kCorrupt for a descriptor that fails its MAC,
-  // kUnsupported for a newer format. Nothing in the store is modified.
+  // kNotFound "no s3cryptfs volume at <uri>", kCorrupt for a descriptor that fails its MAC,
+  // kUnsupported for a newer format. When no candidate unlocks: serviceCode() is
+  // kUnlockFailedCode, the message has one clause per candidate tried, and the kind is the one
+  // all their failures had (kTransient: a key service unreachable, kInvalidArgument: a secret
+  // that cannot be read, ...), else kPermissionDenied. Nothing in the store is modified.
   static Result<std::shared_ptr<Volume>> open(std::shared_ptr<store::ObjectStore> store,
                                               std::span<const NamedProtector> candidates);
 
+  // The descriptor as stored, decoded but NOT authenticated (no key needed): for listing the
+  // protector slots and choosing which protectors to build. kNotFound where there is no volume.
+  static Result<format::VolumeDescriptor> peekDescriptor(store::ObjectStore& store);
+
   virtual const format::VolumeDescriptor& descriptor() const = 0;
+  // The ETag of the descriptor object this volume was opened from: descriptor changes are
+  // conditional on it (If-Match), so two admins never overwrite each other's change.
+  virtual const std::string& descriptorEtag() const = 0;
   virtual store::ObjectStore& store() const = 0;
   virtual std::shared_ptr<store::ObjectStore> sharedStore() const = 0;
   // Every unlocked key version (newest for new writes).
