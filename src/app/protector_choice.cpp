@@ -145,12 +145,12 @@ Result<Protectors> buildProtectors(const std::vector<ChosenSpec>& specs,
   return protectors;
 }
 
-Result<Protectors> slotProtectors(const format::VolumeDescriptor& descriptor,
+Result<Protectors> slotProtectors(const std::vector<format::ProtectorSlot>& slots,
                                   const config::KeySettings& settings) {
   Protectors protectors;
   std::vector<std::string> slot_ids;
   std::string listed;
-  for (const format::ProtectorSlot& slot : descriptor.newest().slots) {
+  for (const format::ProtectorSlot& slot : slots) {
     listed += (listed.empty() ? "" : ", ") + ("'" + slot.id + "' (" + slot.type + ")");
     keys::ProtectorSpec spec;
     spec.type = slot.type;
@@ -190,7 +190,7 @@ Result<Protectors> unlockProtectors(store::ObjectStore& store, const config::Key
   } else {
     auto descriptor = volume::Volume::peekDescriptor(store);
     if (!descriptor) return descriptor.error();
-    protectors = slotProtectors(*descriptor, settings);
+    protectors = slotProtectors(descriptor->newest().slots, settings);
   }
   if (protectors) preferFirst(*protectors, settings.protector);
   return protectors;

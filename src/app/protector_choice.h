@@ -51,11 +51,11 @@ enum class Prompting { kTerminal, kReadNow };
 Result<Protectors> buildProtectors(const std::vector<ChosenSpec>& specs,
                                    const config::KeySettings& settings, Prompting prompting);
 
-// For an unlock where nothing is named: one protector per slot of the newest key version that
+// For an unlock where nothing is named: one protector per slot (of the newest key version) that
 // can be built with no interaction (awskms from the slot and the standard AWS credentials,
 // vault from the slot, $VAULT_ADDR and $VAULT_TOKEN, passphrase from $S3CRYPTFS_PASSPHRASE), in
 // slot order. kInvalidArgument listing the slots when there is none.
-Result<Protectors> slotProtectors(const format::VolumeDescriptor& descriptor,
+Result<Protectors> slotProtectors(const std::vector<format::ProtectorSlot>& slots,
                                   const config::KeySettings& settings);
 
 // The protectors to unlock with: the named ones, else slotProtectors; key.protector (an id or a

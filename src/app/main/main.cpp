@@ -13,13 +13,15 @@
 
 #include "commands.h"
 #include "exit_codes.h"
+#include "key_commands.h"
 
 namespace {
 
 using s3cryptfs::app::ExitCode;
 
 bool isSubcommand(const std::string& word) {
-  return word == "keygen" || word == "init" || word == "mount" || word == "version" ||
+  return word == "keygen" || word == "init" || word == "mount" || word == "key" ||
+         word == "rewrap" || word == "rotate" || word == "reencrypt" || word == "version" ||
          word == "help";
 }
 
@@ -47,6 +49,26 @@ void ensureHome() {
   }
 }
 
+const char* const kProtectorHelp =
+    "Key protector [ID=]TYPE[:OPTIONS]: keyfile:/path, passphrase[:file=/path|env=VAR], "
+    "recovery:K-of-N, pkcs11:..., awskms:..., kmip:..., vault:... (docs/SECURITY.md)";
+
+// Where the volume source and the settings come from, for every command that opens a volume.
+void addSourceOptions(CLI::App* command, s3cryptfs::app::CommonArgs& common) {
+  command->add_option("-o", common.options, "Options name[=value],... (as for mount)");
+  command->add_option("--config", common.config_file, "YAML configuration file");
+}
+
+// How an admin command unlocks the volume (default: the volume's non-interactive slots).
+void addUnlockOptions(CLI::App* command, s3cryptfs::app::CommonArgs& common) {
+  command->add_option("--unlock", common.protectors, "Protector that unlocks the volume");
+  command->add_option("--key-file", common.key_file, "Key file that unlocks the volume");
+  command->add_option("--passphrase-file", common.passphrase_file,
+                      "File whose first line is the passphrase");
+  command->add_option("--recovery-share-file", common.recovery_share_file,
+                      "File with recovery shares, one per line");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,7 +86,10 @@ int main(int argc, char** argv) {
   auto* init = app.add_subcommand("init", "Create a new volume at SOURCE");
   init->add_option("SOURCE", init_args.common.source, "dir:///path or s3://bucket/prefix")
       ->required();
+  init->add_option("--protector", init_args.common.protectors, kProtectorHelp);
   init->add_option("--key-file", init_args.common.key_file, "Key file that will unlock it");
+  init->add_option("--passphrase-file", init_args.common.passphrase_file,
+                   "File whose first line is the new passphrase");
   init->add_option("--cipher", init_args.cipher, "aes-256-gcm (default) or chacha20-poly1305");
   init->add_option("--chunk-size", init_args.chunk_size, "Plaintext chunk size (default 64KiB)");
   init->add_flag("--plaintext-names", init_args.plaintext_names,
@@ -82,8 +107,51 @@ int main(int argc, char** argv) {
                     "docs/CONFIGURATION.md)");
   mount->add_option("--config", mount_args.common.config_file, "YAML configuration file");
   mount->add_option("--key-file", mount_args.common.key_file, "Key file that unlocks the volume");
+  mount->add_option("--protector", mount_args.common.protectors, kProtectorHelp);
+  mount->add_option("--passphrase-file", mount_args.common.passphrase_file,
+                    "File whose first line is the passphrase");
+  mount->add_option("--recovery-share-file", mount_args.common.recovery_share_file,
+                    "File with recovery shares, one per line");
   mount->add_flag("-f,--foreground", mount_args.foreground,
                   "Stay in the foreground, log to stderr");
+
+  KeyArgs key_args;
+  auto* key = app.add_subcommand("key", "List, add, remove or recover key protectors");
+  key->require_subcommand(1);
+  auto* key_list = key->add_subcommand("list", "Show the volume's key versions and slots");
+  auto* key_add = key->add_subcommand("add", "Add a protector (unlock with an existing one)");
+  auto* key_remove = key->add_subcommand("remove", "Remove a protector slot (not the last)");
+  auto* key_recover =
+      key->add_subcommand("recover", "Unlock with recovery shares and add a new protector");
+  auto* rewrap =
+      app.add_subcommand("rewrap", "Rewrap key-service slots under the KMS's newest key");
+  auto* rotate = app.add_subcommand("rotate", "New volume key version for new writes");
+  auto* reencrypt =
+      app.add_subcommand("reencrypt", "Move every object to the newest key version (resumable)");
+  for (CLI::App* command :
+       {key_list, key_add, key_remove, key_recover, rewrap, rotate, reencrypt}) {
+    command
+        ->add_option("SOURCE", key_args.common.source,
+                     command == reencrypt ? "Source URI or s3cryptfs mount point"
+                                          : "dir:///path or s3://bucket/prefix")
+        ->required();
+    addSourceOptions(command, key_args.common);
+    if (command == key_recover) {
+      command->add_option("--recovery-share-file", key_args.common.recovery_share_file,
+                          "File with recovery shares, one per line (else asked)");
+    } else {
+      addUnlockOptions(command, key_args.common);
+    }
+  }
+  key_remove->add_option("SLOT", key_args.slot, "Slot index or id (see key list)")->required();
+  for (CLI::App* command : {key_add, key_recover, rotate}) {
+    command->add_option("--protector", key_args.new_protectors, kProtectorHelp)->required();
+  }
+  rewrap->add_option("--protector", key_args.new_protectors,
+                     "Protector for a slot (default: built from the slot)");
+  rewrap->add_option("--slot", key_args.slot, "Only this slot (index or id)");
+  rotate->add_flag("--drop-missing", key_args.drop_missing,
+                   "Slots without a --protector do not carry over");
 
   app.add_subcommand("version", "Print the version")->callback([] {
     std::cout << "s3cryptfs 0.1.0\n";
@@ -108,5 +176,12 @@ int main(int argc, char** argv) {
   if (keygen->parsed()) return toInt(runKeygen(keygen_path));
   if (init->parsed()) return toInt(runInit(init_args));
   if (mount->parsed()) return toInt(runMount(mount_args));
+  if (key_list->parsed()) return toInt(runKeyList(key_args));
+  if (key_add->parsed()) return toInt(runKeyAdd(key_args));
+  if (key_remove->parsed()) return toInt(runKeyRemove(key_args));
+  if (key_recover->parsed()) return toInt(runKeyRecover(key_args));
+  if (rewrap->parsed()) return toInt(runRewrap(key_args));
+  if (rotate->parsed()) return toInt(runRotate(key_args));
+  if (reencrypt->parsed()) return toInt(runReencrypt(key_args));
   return toInt(ExitCode::kOk);
 }
