@@ -10,7 +10,10 @@
 namespace s3cryptfs::volume {
 namespace {
 
-constexpr size_t kBlockVersionOffset = 2;  // FORMAT.md §6.2: version u8, cipher u8, key version
+// FORMAT.md §6.2: block version u8, cipher u8, then the key version (u32).
+constexpr size_t kBlockVersionOffset = 2;
+// S3's smallest part (every part but the last).
+constexpr uint64_t kMinPartBytes = uint64_t{5} << 20;
 
 bool isOurOwnBookkeeping(std::string_view key) {
   return key == format::kVolumeDescriptorName ||
@@ -145,7 +148,11 @@ class Reencryptor {
                          volume_.objects().sealToMetadata(key, attributes));
 
     const uint64_t chunks = layout.chunkCount(plain_size);
-    const uint64_t per_part = std::max<uint64_t>(1, options_.part_bytes / layout.cipherChunkSize());
+    // Whole chunks per part, and every part but the last at least S3's 5 MiB minimum.
+    const uint64_t min_part_chunks =
+        (kMinPartBytes + layout.cipherChunkSize() - 1) / layout.cipherChunkSize();
+    const uint64_t per_part =
+        std::max(min_part_chunks, options_.part_bytes / layout.cipherChunkSize());
     if (chunks <= per_part) {
       S3C_ASSIGN_OR_RETURN(Bytes body, resealed(key, head, old_cipher, new_cipher, {0, chunks},
                                                 plain_size, /*with_header=*/true));

@@ -30,7 +30,8 @@ struct ReencryptOptions {
   std::string resume_after;
   // Called after each object; return false to stop (the progress so far is returned).
   std::function<bool(const ReencryptProgress&)> on_object;
-  // Ciphertext held in memory per object at once (rounded to whole chunks; at least one).
+  // Ciphertext held in memory per object at once (whole chunks; at least S3's 5 MiB part
+  // minimum), plus its plaintext.
   uint64_t part_bytes = uint64_t{8} << 20;
 };
 

@@ -441,6 +441,37 @@ TEST(KeyManagement, TamperedDescriptorIsRefusedAndNeverOverwritten) {
   EXPECT_TRUE(snapshot(volume.harness().storeDir()) == before);
 }
 
+// The same commands over S3 (Ceph RGW checks signatures and honours If-Match on PUT).
+TEST(KeyManagement, AddRotateAndReencryptOverCeph) {
+  MountedVolume volume("ceph", testName());
+  ASSERT_TRUE(volume.ok()) << volume.initResult().output;
+  const std::string endpoint = "endpoint=" + volume.server()->endpoint;
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), s3cryptfsBinary());
+    args.insert(args.end(), {"-o", endpoint});
+    return runCommand(args, volume.env(), std::chrono::seconds(90));
+  };
+  ASSERT_EQ(volume.mount().exit_code, 0) << volume.log();
+  ASSERT_TRUE(writeWholeFile(volume.path("on-ceph"), "stored in RGW"));
+  ASSERT_TRUE(volume.unmount());
+  const std::string second = volume.scratch() + "/second.key";
+  ASSERT_EQ(runCommand({s3cryptfsBinary(), "keygen", second}).exit_code, 0);
+  auto added = run({"key", "add", volume.source(), "--key-file", volume.keyFile(), "--protector",
+                    "second=keyfile:" + second});
+  ASSERT_EQ(added.exit_code, 0) << added.output;
+  auto rotated = run({"rotate", volume.source(), "--key-file", second, "--protector",
+                      "keyfile:" + volume.keyFile(), "--protector", "second=keyfile:" + second});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.output;
+  auto moved = run({"reencrypt", volume.source(), "--key-file", second});
+  ASSERT_EQ(moved.exit_code, 0) << moved.output;
+  EXPECT_TRUE(contains(moved.output, "moved to key version 2")) << moved.output;
+  auto listed = run({"key", "list", volume.source(), "--key-file", second});
+  EXPECT_TRUE(contains(listed.output, "1  second  keyfile")) << listed.output;
+  ASSERT_EQ(volume.mount().exit_code, 0) << volume.log();
+  EXPECT_EQ(readWholeFile(volume.path("on-ceph")), "stored in RGW");
+  ASSERT_TRUE(volume.unmount());
+}
+
 TEST(KeyManagement, WrongKeyFileAndNoKeyGiven) {
   KeyVolume volume(testName(), {});
   ASSERT_TRUE(volume.ok()) << volume.initOutput();
