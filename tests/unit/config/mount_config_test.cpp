@@ -80,3 +80,29 @@ TEST(MountConfigTest, ParsesSizes) {
 
 }  // namespace
 }  // namespace s3cryptfs::config
+
+namespace s3cryptfs::config {
+namespace {
+
+TEST(MountConfigTest, ProtectorsAreAList) {
+  auto config = parseConfig(
+      "key:\n"
+      "  protectors:\n"
+      "    - keyfile:/etc/k\n"
+      "    - \"kms=awskms:key-id=alias/x,region=eu-west-1\"\n"
+      "  protector_timeout_ms: 2500\n");
+  ASSERT_TRUE(config) << config.error().describe();
+  EXPECT_EQ(
+      config->key.protectors,
+      (std::vector<std::string>{"keyfile:/etc/k", "kms=awskms:key-id=alias/x,region=eu-west-1"}));
+  EXPECT_EQ(config->key.protector_timeout_ms, 2500u);
+  // One element per -o / environment value, appended.
+  ASSERT_TRUE(applyOption(*config, "protectors", "passphrase"));
+  EXPECT_EQ(config->key.protectors.back(), "passphrase");
+  // A list where a single value belongs is an error.
+  EXPECT_FALSE(parseConfig("key:\n  key_file:\n    - /a\n    - /b\n"));
+  EXPECT_FALSE(parseConfig("key:\n  protectors:\n    - [nested]\n"));
+}
+
+}  // namespace
+}  // namespace s3cryptfs::config
