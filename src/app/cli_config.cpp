@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <set>
@@ -50,6 +51,17 @@ Status makeDirs(const std::string& dir) {
     }
   }
   return ok();
+}
+
+std::string userStateDir() {
+  if (geteuid() == 0) return "/var/lib/s3cryptfs";
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && *state) {
+    return std::string(state) + "/s3cryptfs";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home) {
+    return std::string(home) + "/.local/state/s3cryptfs";
+  }
+  return "";
 }
 
 Result<config::MountConfig> buildConfig(const CommonArgs& args) {

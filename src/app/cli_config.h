@@ -27,8 +27,12 @@ Result<config::MountConfig> buildConfig(const CommonArgs& args);
 // Relative to the directory the command was started in (the daemon runs in "/").
 std::string absolutePath(const std::string& path);
 
-// mkdir -p with mode 0700.
+// mkdir -p with mode 0700 (what we keep locally is nobody else's business).
 Status makeDirs(const std::string& dir);
+
+// The folder for this user's state (staging, reencrypt progress): /var/lib/s3cryptfs for root,
+// else $XDG_STATE_HOME/s3cryptfs or ~/.local/state/s3cryptfs; "" when there is no home.
+std::string userStateDir();
 
 // "s3cryptfs: MESSAGE" on stderr.
 void printError(const std::string& message);

@@ -17,6 +17,7 @@
 #include "s3cryptfs/store/retrying_object_store.h"
 #include "s3cryptfs/store/store_uri.h"
 
+#include "cli_config.h"
 #include "protector_choice.h"
 
 namespace s3cryptfs::app {
@@ -161,33 +162,17 @@ ExitCode exitCodeForVolumeError(const Error& error) {
 }
 
 Result<std::string> stagingDirFor(const config::MountConfig& config, const volume::Volume& volume) {
-  std::string base;
-  std::string dir;
-  if (!config.cache.staging_dir.empty()) {
-    dir = config.cache.staging_dir;
-  } else {
-    if (geteuid() == 0) {
-      base = "/var/lib/s3cryptfs";
-    } else if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && *state) {
-      base = std::string(state) + "/s3cryptfs";
-    } else if (const char* home = std::getenv("HOME"); home != nullptr && *home) {
-      base = std::string(home) + "/.local/state/s3cryptfs";
-    } else {
+  std::string dir = config.cache.staging_dir;
+  if (dir.empty()) {
+    const std::string base = userStateDir();
+    if (base.empty()) {
       return Error(ErrorKind::kInvalidArgument,
                    "no staging folder: set cache.staging_dir (-o staging_dir=PATH)");
     }
     dir = base + "/staging/" + toHex(volume.descriptor().volume_id);
   }
-  // mkdir -p with 0700: staging holds ciphertext only, but its file sizes and times are still
-  // nobody else's business.
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    std::string part = dir.substr(0, pos);
-    if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
-      return Error(ErrorKind::kIo,
-                   "cannot create staging folder " + part + ": " + std::strerror(errno));
-    }
-  }
+  // Staging holds ciphertext only, but its file sizes and times are still nobody else's business.
+  if (auto made = makeDirs(dir); !made) return made.error().withContext("staging folder");
   return dir;
 }
 

@@ -14,6 +14,8 @@
 
 #include "s3cryptfs/core/log.h"
 
+#include "cli_config.h"
+
 namespace s3cryptfs::app {
 namespace {
 
@@ -29,17 +31,6 @@ void onSignal(int signal) {
   unsigned char byte = static_cast<unsigned char>(signal);
   ssize_t ignored = write(g_signal_pipe[1], &byte, 1);
   (void)ignored;
-}
-
-Status makeDirs(const std::string& dir) {
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    std::string part = dir.substr(0, pos);
-    if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
-      return Error(ErrorKind::kIo, "cannot create " + part + ": " + std::strerror(errno));
-    }
-  }
-  return ok();
 }
 
 }  // namespace

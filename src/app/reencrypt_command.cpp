@@ -38,16 +38,8 @@ std::string sourceOfMountPoint(const std::string& path) {
 // The progress record: "<state>/reencrypt/<volume id>": "version N" and "after KEY" lines. The
 // key is an object key (ciphertext names, except on --plaintext-names volumes).
 std::string progressPath(const volume::Volume& volume) {
-  std::string base;
-  if (geteuid() == 0) {
-    base = "/var/lib/s3cryptfs";
-  } else if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && *state) {
-    base = std::string(state) + "/s3cryptfs";
-  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home) {
-    base = std::string(home) + "/.local/state/s3cryptfs";
-  } else {
-    base = "/tmp/s3cryptfs-" + std::to_string(geteuid());
-  }
+  std::string base = userStateDir();
+  if (base.empty()) base = "/tmp/s3cryptfs-" + std::to_string(geteuid());
   (void)makeDirs(base + "/reencrypt");
   return base + "/reencrypt/" + toHex(volume.descriptor().volume_id);
 }

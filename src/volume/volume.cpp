@@ -7,6 +7,8 @@
 #include "s3cryptfs/core/log.h"
 #include "s3cryptfs/crypto/random.h"
 
+#include "slot_wrapping.h"
+
 namespace s3cryptfs::volume {
 
 namespace {
@@ -36,9 +38,7 @@ class OpenedVolume final : public Volume {
   VolumeObjects objects_;
 };
 
-keys::KeyContext contextFor(const format::VolumeDescriptor& descriptor, uint32_t version) {
-  return keys::KeyContext{toHex(descriptor.volume_id), version};
-}
+using detail::contextFor;
 
 int64_t nowUnixSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -82,25 +82,7 @@ Result<std::shared_ptr<Volume>> Volume::create(std::shared_ptr<store::ObjectStor
   format::KeyVersionEntry entry;
   entry.version = 1;
   entry.created_unix_seconds = descriptor.created_unix_seconds;
-  for (const NamedProtector& named : protectors) {
-    if (named.protector == nullptr) {
-      return Error(ErrorKind::kInvalidArgument, "a key protector is missing");
-    }
-    auto wrapped = named.protector->wrap(volume_key, contextFor(descriptor, 1));
-    if (!wrapped) return wrapped.error().withContext("protector " + named.protector->type());
-    format::ProtectorSlot slot;
-    slot.id = named.slot_id.empty() ? named.protector->type() : named.slot_id;
-    slot.type = wrapped->type;
-    slot.params = std::move(wrapped->params);
-    slot.wrapped_key = std::move(wrapped->wrapped);
-    for (const format::ProtectorSlot& other : entry.slots) {
-      if (other.id == slot.id) {
-        return Error(ErrorKind::kInvalidArgument,
-                     "two protectors share the slot id '" + slot.id + "'; name them");
-      }
-    }
-    entry.slots.push_back(std::move(slot));
-  }
+  S3C_ASSIGN_OR_RETURN(entry.slots, detail::wrapIntoSlots(descriptor, protectors, volume_key, 1));
   descriptor.key_versions.push_back(std::move(entry));
 
   S3C_ASSIGN_OR_RETURN(format::VolumeKeys keys, format::VolumeKeys::derive(1, volume_key));

@@ -5,12 +5,12 @@
 #include "s3cryptfs/core/log.h"
 #include "s3cryptfs/crypto/random.h"
 
+#include "slot_wrapping.h"
+
 namespace s3cryptfs::volume {
 namespace {
 
-keys::KeyContext contextFor(const format::VolumeDescriptor& descriptor, uint32_t version) {
-  return keys::KeyContext{toHex(descriptor.volume_id), version};
-}
+using detail::contextFor;
 
 const format::VolumeKeys& newestKeys(const Volume& volume) {
   return *volume.keyRing().newest();  // an opened volume always has its newest key
@@ -50,22 +50,6 @@ Status commit(const Volume& volume, const format::VolumeDescriptor& changed,
   return ok();
 }
 
-Result<format::ProtectorSlot> wrapInto(const format::VolumeDescriptor& descriptor,
-                                       const NamedProtector& named, const SecureBuffer& key,
-                                       uint32_t version) {
-  if (named.protector == nullptr) {
-    return Error(ErrorKind::kInvalidArgument, "a key protector is missing");
-  }
-  auto wrapped = named.protector->wrap(key, contextFor(descriptor, version));
-  if (!wrapped) return wrapped.error().withContext("protector " + named.protector->type());
-  format::ProtectorSlot slot;
-  slot.id = named.slot_id.empty() ? named.protector->type() : named.slot_id;
-  slot.type = wrapped->type;
-  slot.params = std::move(wrapped->params);
-  slot.wrapped_key = std::move(wrapped->wrapped);
-  return slot;
-}
-
 const format::ProtectorSlot* findSlot(const format::VolumeDescriptor& descriptor,
                                       std::string_view id) {
   for (const format::ProtectorSlot& slot : descriptor.newest().slots) {
@@ -86,9 +70,10 @@ Status addProtector(const Volume& volume, const NamedProtector& named) {
                    "the volume already has a slot '" + id + "'; name the new one (ID=SPEC)");
     }
   }
-  S3C_ASSIGN_OR_RETURN(format::ProtectorSlot slot,
-                       wrapInto(changed, named, keys.volumeKey(), keys.version()));
-  S3C_RETURN_IF_ERROR(format::addSlot(changed, std::move(slot)));
+  S3C_ASSIGN_OR_RETURN(
+      std::vector<format::ProtectorSlot> slots,
+      detail::wrapIntoSlots(changed, {&named, 1}, keys.volumeKey(), keys.version()));
+  S3C_RETURN_IF_ERROR(format::addSlot(changed, std::move(slots.front())));
   return commit(volume, changed, keys);
 }
 
@@ -125,17 +110,8 @@ Result<uint32_t> rotateVolumeKey(const Volume& volume, std::span<const NamedProt
   const format::VolumeDescriptor& current = volume.descriptor();
   const uint32_t version = current.newest().version + 1;
   S3C_ASSIGN_OR_RETURN(SecureBuffer new_key, crypto::randomKey(format::kVolumeKeySize));
-  std::vector<format::ProtectorSlot> slots;
-  for (const NamedProtector& named : protectors) {
-    S3C_ASSIGN_OR_RETURN(format::ProtectorSlot slot, wrapInto(current, named, new_key, version));
-    for (const format::ProtectorSlot& other : slots) {
-      if (other.id == slot.id) {
-        return Error(ErrorKind::kInvalidArgument,
-                     "two protectors share the slot id '" + slot.id + "'; name them (ID=SPEC)");
-      }
-    }
-    slots.push_back(std::move(slot));
-  }
+  S3C_ASSIGN_OR_RETURN(std::vector<format::ProtectorSlot> slots,
+                       detail::wrapIntoSlots(current, protectors, new_key, version));
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
