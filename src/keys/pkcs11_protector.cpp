@@ -288,17 +288,23 @@ class SessionObject {
   CK_OBJECT_HANDLE handle_;
 };
 
-Result<Bytes> gcmWrap(const Session& s, CK_OBJECT_HANDLE key, const SecureBuffer& volume_key,
-                      const Bytes& aad) {
-  Bytes out(kGcmIvSize + volume_key.size() + kGcmTagBits / 8);
-  S3C_RETURN_IF_ERROR(crypto::fillRandom(MutableByteSpan(out.data(), kGcmIvSize)));
+// CKM_AES_GCM parameters: our 12-byte IV, the key context as AAD, a 128-bit tag.
+CK_GCM_PARAMS gcmParams(const uint8_t* iv, const Bytes& aad) {
   CK_GCM_PARAMS params{};
-  params.pIv = out.data();
+  params.pIv = const_cast<uint8_t*>(iv);
   params.ulIvLen = kGcmIvSize;
   params.ulIvBits = kGcmIvSize * 8;
   params.pAAD = const_cast<uint8_t*>(aad.data());
   params.ulAADLen = aad.size();
   params.ulTagBits = kGcmTagBits;
+  return params;
+}
+
+Result<Bytes> gcmWrap(const Session& s, CK_OBJECT_HANDLE key, const SecureBuffer& volume_key,
+                      const Bytes& aad) {
+  Bytes out(kGcmIvSize + volume_key.size() + kGcmTagBits / 8);
+  S3C_RETURN_IF_ERROR(crypto::fillRandom(MutableByteSpan(out.data(), kGcmIvSize)));
+  CK_GCM_PARAMS params = gcmParams(out.data(), aad);
   CK_MECHANISM mechanism{CKM_AES_GCM, &params, sizeof params};
   CK_RV rv = s.f()->C_EncryptInit(s.handle(), &mechanism, key);
   if (rv != CKR_OK) return ckError(rv, "C_EncryptInit (AES-GCM)");
@@ -319,13 +325,7 @@ Result<SecureBuffer> gcmUnwrap(const Session& s, CK_OBJECT_HANDLE key, const Byt
                                           " bytes, expected " +
                                           std::to_string(kGcmIvSize + kVolumeKeySize + 16));
   }
-  CK_GCM_PARAMS params{};
-  params.pIv = const_cast<uint8_t*>(wrapped.data());
-  params.ulIvLen = kGcmIvSize;
-  params.ulIvBits = kGcmIvSize * 8;
-  params.pAAD = const_cast<uint8_t*>(aad.data());
-  params.ulAADLen = aad.size();
-  params.ulTagBits = kGcmTagBits;
+  CK_GCM_PARAMS params = gcmParams(wrapped.data(), aad);
   CK_MECHANISM mechanism{CKM_AES_GCM, &params, sizeof params};
   CK_RV rv = s.f()->C_DecryptInit(s.handle(), &mechanism, key);
   if (rv != CKR_OK) return ckError(rv, "C_DecryptInit (AES-GCM)");
@@ -343,24 +343,43 @@ Result<SecureBuffer> gcmUnwrap(const Session& s, CK_OBJECT_HANDLE key, const Byt
   return SecureBuffer(plain.span().first(length));
 }
 
+// The template of key-wrap-pad's intermediate key: a session object (not on the token),
+// extractable (it exists to be wrapped), with its value when creating it. Holds the values its
+// attributes point at, so it is neither copied nor moved.
+class IntermediateKeyTemplate {
+ public:
+  explicit IntermediateKeyTemplate(const SecureBuffer* value)
+      : attributes_{{
+            {CKA_CLASS, &key_class_, sizeof key_class_},
+            {CKA_KEY_TYPE, &key_type_, sizeof key_type_},
+            {CKA_TOKEN, &no_, sizeof no_},
+            {CKA_SENSITIVE, &no_, sizeof no_},
+            {CKA_EXTRACTABLE, &yes_, sizeof yes_},
+            {CKA_VALUE, value != nullptr ? const_cast<uint8_t*>(value->data()) : nullptr,
+             value != nullptr ? value->size() : 0},
+        }},
+        count_(value != nullptr ? 6 : 5) {}
+  IntermediateKeyTemplate(const IntermediateKeyTemplate&) = delete;
+  IntermediateKeyTemplate& operator=(const IntermediateKeyTemplate&) = delete;
+  CK_ATTRIBUTE* data() { return attributes_.data(); }
+  CK_ULONG size() const { return count_; }
+
+ private:
+  CK_OBJECT_CLASS key_class_ = CKO_SECRET_KEY;
+  CK_KEY_TYPE key_type_ = CKK_GENERIC_SECRET;
+  CK_BBOOL yes_ = CK_TRUE;
+  CK_BBOOL no_ = CK_FALSE;
+  std::array<CK_ATTRIBUTE, 6> attributes_;
+  CK_ULONG count_;
+};
+
 // Key wrap pad has no associated data: the token wraps a random intermediate key, which seals
 // the volume key with the context as AAD. Layout: u16 LE length of the token's blob, the blob,
 // then the local seal.
 Result<Bytes> keyWrapPadWrap(const Session& s, CK_OBJECT_HANDLE key, const SecureBuffer& volume_key,
                              const KeyContext& context) {
   S3C_ASSIGN_OR_RETURN(SecureBuffer intermediate, crypto::randomKey(kIntermediateKeySize));
-  CK_OBJECT_CLASS key_class = CKO_SECRET_KEY;
-  CK_KEY_TYPE key_type = CKK_GENERIC_SECRET;
-  CK_BBOOL yes = CK_TRUE;
-  CK_BBOOL no = CK_FALSE;
-  std::array<CK_ATTRIBUTE, 6> attributes{{
-      {CKA_CLASS, &key_class, sizeof key_class},
-      {CKA_KEY_TYPE, &key_type, sizeof key_type},
-      {CKA_TOKEN, &no, sizeof no},
-      {CKA_SENSITIVE, &no, sizeof no},
-      {CKA_EXTRACTABLE, &yes, sizeof yes},
-      {CKA_VALUE, intermediate.data(), intermediate.size()},
-  }};
+  IntermediateKeyTemplate attributes(&intermediate);
   CK_OBJECT_HANDLE object = CK_INVALID_HANDLE;
   CK_RV rv = s.f()->C_CreateObject(s.handle(), attributes.data(), attributes.size(), &object);
   if (rv != CKR_OK) return ckError(rv, "C_CreateObject (intermediate key)");
@@ -389,17 +408,7 @@ Result<SecureBuffer> keyWrapPadUnwrap(const Session& s, CK_OBJECT_HANDLE key, co
     return Error(ErrorKind::kCorrupt, "wrapped pkcs11 key is truncated");
   }
   size_t blob_size = getU16(wrapped.data());
-  CK_OBJECT_CLASS key_class = CKO_SECRET_KEY;
-  CK_KEY_TYPE key_type = CKK_GENERIC_SECRET;
-  CK_BBOOL yes = CK_TRUE;
-  CK_BBOOL no = CK_FALSE;
-  std::array<CK_ATTRIBUTE, 5> attributes{{
-      {CKA_CLASS, &key_class, sizeof key_class},
-      {CKA_KEY_TYPE, &key_type, sizeof key_type},
-      {CKA_TOKEN, &no, sizeof no},
-      {CKA_SENSITIVE, &no, sizeof no},
-      {CKA_EXTRACTABLE, &yes, sizeof yes},
-  }};
+  IntermediateKeyTemplate attributes(nullptr);
   CK_MECHANISM mechanism{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
   CK_OBJECT_HANDLE object = CK_INVALID_HANDLE;
   CK_RV rv =

@@ -247,6 +247,26 @@ Result<VaultConfig> configFor(const VaultConfig& configured, const WrappedKey& w
 std::string vaultContext(std::string_view type, const KeyContext& context) {
   return toBase64(detail::contextAad(type, context));
 }
+
+// POST <mount>/<operation>/<key> with a copy's ciphertext and context (decrypt, rewrap). Vault
+// answers 400 "cipher: message authentication failed" for a wrong context or a tampered
+// ciphertext: that copy does not unlock this volume.
+Result<json> transitWithCopy(const VaultConfig& configured, const WrappedKey& wrapped,
+                             const KeyContext& context, std::string_view type,
+                             const char* operation, bool secret_response) {
+  S3C_ASSIGN_OR_RETURN(std::string ciphertext, detail::paramString(wrapped.params, "ciphertext"));
+  S3C_ASSIGN_OR_RETURN(VaultConfig config, configFor(configured, wrapped));
+  VaultSession session(config);
+  S3C_RETURN_IF_ERROR(session.open());
+  json request = {{"ciphertext", ciphertext}, {"context", vaultContext(type, context)}};
+  auto response = session.post(transitPath(config, operation), request.dump(), secret_response,
+                               std::string("transit ") + operation);
+  if (!response && response.error().kind() == ErrorKind::kInvalidArgument) {
+    return Error(ErrorKind::kPermissionDenied,
+                 std::string(kDenied) + " (" + response.error().message() + ")");
+  }
+  return response;
+}
 }  // namespace
 
 VaultProtector::VaultProtector(VaultConfig config) : config_(std::move(config)) {}
@@ -291,22 +311,8 @@ Result<WrappedKey> VaultProtector::wrap(const SecureBuffer& volume_key, const Ke
 
 Result<SecureBuffer> VaultProtector::unwrap(const WrappedKey& wrapped, const KeyContext& context) {
   S3C_RETURN_IF_ERROR(detail::checkType(wrapped, type()));
-  S3C_ASSIGN_OR_RETURN(std::string ciphertext, detail::paramString(wrapped.params, "ciphertext"));
-  S3C_ASSIGN_OR_RETURN(VaultConfig config, configFor(config_, wrapped));
-  VaultSession session(config);
-  S3C_RETURN_IF_ERROR(session.open());
-  json request = {{"ciphertext", ciphertext}, {"context", vaultContext(type(), context)}};
-  auto response =
-      session.post(transitPath(config, "decrypt"), request.dump(), true, "transit decrypt");
-  if (!response) {
-    // Vault answers 400 "cipher: message authentication failed" for a wrong context or a
-    // tampered ciphertext.
-    if (response.error().kind() == ErrorKind::kInvalidArgument) {
-      return Error(ErrorKind::kPermissionDenied,
-                   std::string(kDenied) + " (" + response.error().message() + ")");
-    }
-    return std::move(response).error();
-  }
+  auto response = transitWithCopy(config_, wrapped, context, type(), "decrypt", true);
+  if (!response) return std::move(response).error();
   json* data = response->contains("data") ? &(*response)["data"] : nullptr;
   if (data == nullptr || !data->is_object() || !data->contains("plaintext") ||
       !(*data)["plaintext"].is_string()) {
@@ -326,20 +332,8 @@ Result<SecureBuffer> VaultProtector::unwrap(const WrappedKey& wrapped, const Key
 
 Result<WrappedKey> VaultProtector::rewrap(const WrappedKey& wrapped, const KeyContext& context) {
   S3C_RETURN_IF_ERROR(detail::checkType(wrapped, type()));
-  S3C_ASSIGN_OR_RETURN(std::string ciphertext, detail::paramString(wrapped.params, "ciphertext"));
-  S3C_ASSIGN_OR_RETURN(VaultConfig config, configFor(config_, wrapped));
-  VaultSession session(config);
-  S3C_RETURN_IF_ERROR(session.open());
-  json request = {{"ciphertext", ciphertext}, {"context", vaultContext(type(), context)}};
-  auto response =
-      session.post(transitPath(config, "rewrap"), request.dump(), false, "transit rewrap");
-  if (!response) {
-    if (response.error().kind() == ErrorKind::kInvalidArgument) {
-      return Error(ErrorKind::kPermissionDenied,
-                   std::string(kDenied) + " (" + response.error().message() + ")");
-    }
-    return std::move(response).error();
-  }
+  auto response = transitWithCopy(config_, wrapped, context, type(), "rewrap", false);
+  if (!response) return std::move(response).error();
   const json* data = response->contains("data") ? &(*response)["data"] : nullptr;
   if (data == nullptr || !data->is_object() || !data->contains("ciphertext") ||
       !(*data)["ciphertext"].is_string()) {
