@@ -252,18 +252,10 @@ TEST(AwsKmsProtectorTest, HungEndpointFailsWithinTheTimeout) {
 }
 
 TEST(AwsKmsProtectorTest, UnreachableEndpointFailsFast) {
-  // A port nobody listens on: bind, learn the port, close.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  ::close(fd);
+  const uint16_t port = testing::unusedLoopbackPort();
   FakeHttpServer unused;
   AwsKmsConfig config = configFor(unused);
-  config.aws.endpoint_url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  config.aws.endpoint_url = "http://127.0.0.1:" + std::to_string(port);
   auto start = std::chrono::steady_clock::now();
   auto wrapped = AwsKmsProtector(config).wrap(testVolumeKey(), testContext());
   ASSERT_FALSE(wrapped);

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <arpa/inet.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <netinet/in.h>
 #include <string>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +41,21 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A loopback port nobody listens on (bound, learnt, closed): connections to it are refused.
+inline uint16_t unusedLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    std::abort();  // the test machine has no loopback: nothing here can run
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
 
 inline SecureBuffer testVolumeKey(uint8_t seed = 0x11) {
   SecureBuffer key(kVolumeKeySize);

@@ -263,16 +263,9 @@ KmipProtectorConfig localConfig(uint16_t port, std::chrono::milliseconds timeout
 }
 
 TEST(KmipProtectorTest, UnreachableServerFailsFast) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  ::close(fd);
+  const uint16_t port = testing::unusedLoopbackPort();
   auto start = std::chrono::steady_clock::now();
-  auto wrapped = KmipProtector(localConfig(ntohs(address.sin_port), std::chrono::seconds(5)))
+  auto wrapped = KmipProtector(localConfig(port, std::chrono::seconds(5)))
                      .wrap(testVolumeKey(), testContext());
   ASSERT_FALSE(wrapped);
   EXPECT_EQ(wrapped.error().kind(), ErrorKind::kTransient);

@@ -246,16 +246,9 @@ TEST_F(VaultProtectorTest, UnknownMountIsNotFound) {
 }
 
 TEST_F(VaultProtectorTest, UnreachableVaultFailsFast) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  ::close(fd);
+  const uint16_t port = testing::unusedLoopbackPort();
   VaultConfig c;
-  c.address = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  c.address = "http://127.0.0.1:" + std::to_string(port);
   c.key = kTransitKey;
   c.auth.token_file = token_file_;
   auto start = std::chrono::steady_clock::now();
