@@ -21,6 +21,7 @@
 
 #include "s3cryptfs/keys/kmip_client.h"
 
+#include "support/fake_http_server.h"
 #include "support/fake_vault_transit.h"
 #include "support/mounted_volume.h"
 #include "support/test_servers.h"
@@ -285,6 +286,23 @@ TEST(KeyProtectorsEndToEnd, AwsKmsOnMotoRewrapAndUnreachable) {
   volume.checkReadable({"--protector", "awskms"});
   // The KMS endpoint down: exit 24 (key service unreachable), nothing changed.
   volume.expectRefused({"--protector", "awskms:endpoint=http://127.0.0.1:9"}, 24, "AWS KMS");
+  // A key disabled on the KMS side (moto lets a disabled key decrypt, so AWS's documented
+  // DisabledException is replayed by a scripted server): exit 15, naming the cause.
+  FakeHttpServer disabled;
+  Reply refusal =
+      Reply::withStatus(400, R"({"__type":"DisabledException","message":"the key is disabled."})");
+  refusal.headers = {{"Content-Type", "application/x-amz-json-1.1"}};
+  disabled.setDefault(refusal);
+  volume.expectRefused({"--protector", "awskms:endpoint=" + disabled.baseUrl()}, 15, "disabled");
+  // A KMS that never answers: exit 24 once key.protector_timeout_ms has passed.
+  FakeHttpServer silent;
+  Reply hang;
+  hang.behaviour = Reply::Behaviour::kHang;
+  silent.setDefault(hang);
+  volume.expectRefused(
+      {"--protector", "awskms:endpoint=" + silent.baseUrl(), "-o", "key.protector_timeout_ms=1500"},
+      24, "timeout 1500 ms");
+  silent.stop();
   volume.expectNoSecret(moto.secret_key);
   ::unsetenv("AWS_ACCESS_KEY_ID");
   ::unsetenv("AWS_SECRET_ACCESS_KEY");
