@@ -28,9 +28,7 @@ ExitCode openAdminSession(const CommonArgs& args, bool unlock, std::optional<Adm
     auto protectors = unlockProtectors(**store, session.config.key, Prompting::kTerminal);
     if (!protectors) {
       printError(protectors.error().message());
-      return protectors.error().kind() == ErrorKind::kInvalidArgument
-                 ? ExitCode::kUsage
-                 : exitCodeForVolumeError(protectors.error());
+      return exitCodeForVolumeError(protectors.error());
     }
     auto volume = volume::Volume::open(*store, protectors->named);
     if (!volume) {

@@ -186,9 +186,6 @@ ExitCode runMount(const MountArgs& args) {
   auto protectors = named_protectors ? Result<Protectors>(std::move(*named_protectors))
                                      : unlockProtectors(**store, config->key, Prompting::kTerminal);
   if (!protectors) {
-    if (protectors.error().kind() == ErrorKind::kInvalidArgument) {
-      return fail(ExitCode::kUsage, protectors.error().message());
-    }
     return fail(exitCodeForVolumeError(protectors.error()), protectors.error().message());
   }
   auto volume = volume::Volume::open(*store, protectors->named);

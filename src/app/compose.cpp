@@ -142,7 +142,10 @@ ExitCode exitCodeForStoreError(const Error& error) {
 }
 
 ExitCode exitCodeForVolumeError(const Error& error) {
-  if (error.serviceCode() == volume::kUnlockFailedCode) return exitCodeForKeyError(error);
+  if (error.serviceCode() == volume::kUnlockFailedCode ||
+      error.serviceCode() == kProtectorUsageCode || error.serviceCode() == kProtectorSetupCode) {
+    return exitCodeForKeyError(error);
+  }
   switch (error.kind()) {
     case ErrorKind::kNotFound:
       return error.serviceCode() == "NoSuchBucket" ? ExitCode::kNoSuchBucket : ExitCode::kNoVolume;

@@ -214,9 +214,7 @@ ExitCode runRewrap(const KeyArgs& args) {
     if (!protectors) {
       printError("slot '" + id + "': " + protectors.error().message() +
                  (specs.empty() ? " (give --protector " + id + "=" + type + ":...)" : ""));
-      return protectors.error().kind() == ErrorKind::kInvalidArgument
-                 ? ExitCode::kUsage
-                 : exitCodeForKeyError(protectors.error());
+      return exitCodeForKeyError(protectors.error());
     }
     if (i > 0) {
       std::optional<AdminSession> reopened;

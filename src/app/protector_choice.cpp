@@ -87,6 +87,11 @@ void nameAll(Protectors& protectors, const std::vector<std::string>& slot_ids) {
   }
 }
 
+Error tagged(Error error, std::string_view code) {
+  error.setService(std::string(code), 0);
+  return error;
+}
+
 }  // namespace
 
 Result<ChosenSpec> parseChosenSpec(std::string_view text) {
@@ -116,8 +121,9 @@ Result<ChosenSpec> parseChosenSpec(std::string_view text) {
 Result<std::vector<ChosenSpec>> specsFromSettings(const config::KeySettings& settings) {
   std::vector<ChosenSpec> specs;
   for (const std::string& text : settings.protectors) {
-    S3C_ASSIGN_OR_RETURN(ChosenSpec chosen, parseChosenSpec(text));
-    specs.push_back(std::move(chosen));
+    auto chosen = parseChosenSpec(text);
+    if (!chosen) return tagged(chosen.error(), kProtectorUsageCode);
+    specs.push_back(std::move(*chosen));
   }
   auto add = [&specs](std::string type, std::string option, std::string value) {
     ChosenSpec chosen;
@@ -137,7 +143,10 @@ Result<Protectors> buildProtectors(const std::vector<ChosenSpec>& specs,
   std::vector<std::string> slot_ids;
   for (const ChosenSpec& chosen : specs) {
     auto protector = buildOne(chosen.spec, protectorOptions(settings), prompting);
-    if (!protector) return protector.error();
+    if (!protector) {
+      const bool usage = prompting == Prompting::kReadNow && needsTerminal(chosen.spec);
+      return tagged(protector.error(), usage ? kProtectorUsageCode : kProtectorSetupCode);
+    }
     protectors.owned.push_back(std::move(*protector));
     slot_ids.push_back(chosen.slot_id);
   }
@@ -170,11 +179,12 @@ Result<Protectors> slotProtectors(const std::vector<format::ProtectorSlot>& slot
     slot_ids.push_back(slot.id);
   }
   if (protectors.owned.empty()) {
-    return Error(ErrorKind::kInvalidArgument,
-                 "no key given, and none of the volume's protector slots (" + listed +
-                     ") can be used without one: pass --protector SPEC (or --key-file FILE, "
-                     "--passphrase-file FILE, --recovery-share-file FILE, key.protectors in "
-                     "the configuration)");
+    return tagged(Error(ErrorKind::kInvalidArgument,
+                        "no key given, and none of the volume's protector slots (" + listed +
+                            ") can be used without one: pass --protector SPEC (or --key-file FILE, "
+                            "--passphrase-file FILE, --recovery-share-file FILE, key.protectors in "
+                            "the configuration)"),
+                  kProtectorUsageCode);
   }
   nameAll(protectors, slot_ids);
   return protectors;
@@ -224,6 +234,8 @@ void printNewRecoveryShares(const Protectors& protectors, const std::string& vol
 }
 
 ExitCode exitCodeForKeyError(const Error& error) {
+  if (error.serviceCode() == kProtectorUsageCode) return ExitCode::kUsage;
+  if (error.serviceCode() == kProtectorSetupCode) return ExitCode::kKeyUnavailable;
   switch (error.kind()) {
     case ErrorKind::kPermissionDenied:
       return ExitCode::kWrongKey;

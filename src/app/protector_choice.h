@@ -24,6 +24,12 @@ namespace s3cryptfs::app {
 // prompting).
 inline constexpr std::string_view kPassphraseEnv = "S3CRYPTFS_PASSPHRASE";
 
+// serviceCode() of the errors of choosing and building protectors, for exitCodeForVolumeError:
+// a malformed spec or nothing usable to unlock with (exit 2), and a protector that cannot be
+// built because its secret cannot be read (exit 16).
+inline constexpr std::string_view kProtectorUsageCode = "s3cryptfs:protector-usage";
+inline constexpr std::string_view kProtectorSetupCode = "s3cryptfs:protector-setup";
+
 struct ChosenSpec {
   std::string slot_id;  // "" : the protector type (create), any slot of the type (unlock)
   keys::ProtectorSpec spec;
@@ -69,8 +75,9 @@ void preferFirst(Protectors& protectors, const std::string& preferred);
 // The shares of every recovery protector that just wrapped, printed once on stdout.
 void printNewRecoveryShares(const Protectors& protectors, const std::string& volume_source);
 
-// The exit code of a failure to build protectors or to unlock (Volume::open's
-// kUnlockFailedCode errors): 15 refused, 16 secret unreadable, 24 key service unreachable.
+// The exit code of a failed unlock (Volume::open's kUnlockFailedCode errors) or a failed wrap:
+// 15 refused, 16 secret unreadable, 24 key service unreachable, 17 malformed slot. The errors
+// tagged kProtectorUsageCode are 2 and kProtectorSetupCode 16.
 ExitCode exitCodeForKeyError(const Error& error);
 
 }  // namespace s3cryptfs::app
