@@ -425,10 +425,19 @@ TEST(KeyManagement, RotateThenReencryptLeavesOnlyTheNewestKeyVersion) {
   ASSERT_TRUE(writeWholeFile(volume.harness().path("after-rotate"), "v2 data"));
   ASSERT_TRUE(volume.unmount());
   EXPECT_EQ(volume.contentKeyVersions(), (std::set<uint32_t>{1, 2}));
-  // reencrypt moves everything to version 2; the data is unchanged.
-  auto moved = volume.run({"reencrypt", volume.source(), "--key-file", volume.harness().keyFile()});
+  // reencrypt moves everything to version 2; the data is unchanged. Given the mount point of an
+  // (idle) mount, it finds the source in /proc/self/mountinfo. Not on a terminal: plain
+  // progress lines.
+  ASSERT_EQ(volume.mount({"--key-file", volume.harness().keyFile()}).exit_code, 0);
+  auto moved = volume.run(
+      {"reencrypt", volume.harness().mountpoint(), "--key-file", volume.harness().keyFile()});
+  ASSERT_TRUE(volume.unmount());
   ASSERT_EQ(moved.exit_code, 0) << moved.output;
   EXPECT_TRUE(contains(moved.output, "moved to key version 2")) << moved.output;
+  EXPECT_TRUE(contains(moved.output, "reencrypt: 100% ")) << moved.output;
+  auto not_a_mount = volume.run(
+      {"reencrypt", volume.harness().mountpoint(), "--key-file", volume.harness().keyFile()});
+  EXPECT_EQ(not_a_mount.exit_code, 2) << not_a_mount.output;
   EXPECT_EQ(volume.contentKeyVersions(), std::set<uint32_t>{2});
   volume.checkReadable({"--passphrase-file", pass_file});
   auto again = volume.run({"reencrypt", volume.source(), "--key-file", volume.harness().keyFile()});
