@@ -188,6 +188,15 @@ class Reencryptor {
     store::WriteCondition condition;
     if (store_.capabilities().conditional_put_if_match) condition.if_match = head.etag;
     auto completed = store_.completeMultipart(key, upload, parts, condition);
+    if (!completed && completed.error().kind() == ErrorKind::kUnsupported && condition.if_match) {
+      // The server cannot make a completion conditional (Ceph RGW 16.2): check the ETag with a
+      // HEAD, then complete unconditionally, a window of one round trip (docs/OPERATIONS.md).
+      auto current = store_.head(key);
+      if (!current || current->etag != head.etag) {
+        return Error(ErrorKind::kPreconditionFailed, key + " changed");
+      }
+      completed = store_.completeMultipart(key, upload, parts, {});
+    }
     if (!completed) return completed.error();
     return ok();
   }

@@ -480,6 +480,10 @@ TEST(KeyManagement, AddRotateAndReencryptOverCeph) {
   };
   ASSERT_EQ(volume.mount().exit_code, 0) << volume.log();
   ASSERT_TRUE(writeWholeFile(volume.path("on-ceph"), "stored in RGW"));
+  // Bigger than one reencrypt part: rewritten by a multipart upload, whose completion RGW 16.2
+  // cannot make conditional.
+  const std::string big(12 << 20, 'r');
+  ASSERT_TRUE(writeWholeFile(volume.path("big"), big));
   ASSERT_TRUE(volume.unmount());
   const std::string second = volume.scratch() + "/second.key";
   ASSERT_EQ(runCommand({s3cryptfsBinary(), "keygen", second}).exit_code, 0);
@@ -496,6 +500,7 @@ TEST(KeyManagement, AddRotateAndReencryptOverCeph) {
   EXPECT_TRUE(contains(listed.output, "1  second  keyfile")) << listed.output;
   ASSERT_EQ(volume.mount().exit_code, 0) << volume.log();
   EXPECT_EQ(readWholeFile(volume.path("on-ceph")), "stored in RGW");
+  EXPECT_TRUE(readWholeFile(volume.path("big")) == big);
   ASSERT_TRUE(volume.unmount());
 }
 
