@@ -167,18 +167,19 @@ ExitCode runRewrap(const KeyArgs& args) {
   std::optional<AdminSession> session;
   if (auto code = openAdminSession(args.common, true, session); code != ExitCode::kOk) return code;
   const format::VolumeDescriptor& descriptor = session->volume->descriptor();
-  std::vector<const format::ProtectorSlot*> targets;
+  // Copies: the session (and its descriptor) is reopened between slots.
+  std::vector<format::ProtectorSlot> targets;
   if (!args.slot.empty()) {
     const format::ProtectorSlot* slot = findSlot(descriptor, args.slot);
     if (slot == nullptr) {
       printError("the volume has no slot '" + args.slot + "' (see s3cryptfs key list)");
       return ExitCode::kUsage;
     }
-    targets.push_back(slot);
+    targets.push_back(*slot);
   } else {
     for (const auto& slot : descriptor.newest().slots) {
       if (slot.type == "awskms" || slot.type == "vault" || slot.type == "kmip") {
-        targets.push_back(&slot);
+        targets.push_back(slot);
       }
     }
     if (targets.empty()) {
@@ -199,8 +200,8 @@ ExitCode runRewrap(const KeyArgs& args) {
   }
   // One slot per conditional write: reopen between them.
   for (size_t i = 0; i < targets.size(); ++i) {
-    const std::string id = targets[i]->id;
-    const std::string type = targets[i]->type;
+    const std::string id = targets[i].id;
+    const std::string type = targets[i].type;
     std::vector<ChosenSpec> specs;
     for (const ChosenSpec& chosen : given) {
       if (chosen.slot_id == id || (chosen.slot_id.empty() && chosen.spec.type == type)) {
@@ -209,7 +210,7 @@ ExitCode runRewrap(const KeyArgs& args) {
       }
     }
     Result<Protectors> protectors =
-        specs.empty() ? slotProtectors({*targets[i]}, session->config.key)
+        specs.empty() ? slotProtectors({targets[i]}, session->config.key)
                       : buildProtectors(specs, session->config.key, Prompting::kTerminal);
     if (!protectors) {
       printError("slot '" + id + "': " + protectors.error().message() +

@@ -73,6 +73,13 @@ std::vector<std::string> sharesIn(const std::string& output) {
   return shares;
 }
 
+size_t occurrences(const std::string& text, const std::string& part) {
+  size_t count = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1))
+    ++count;
+  return count;
+}
+
 // The lines of a command's output that are not empty.
 size_t lineCount(const std::string& output) {
   size_t lines = 0;
@@ -357,6 +364,21 @@ TEST(KeyProtectorsEndToEnd, VaultTransitOnTheFakeRewrapAndUnreachable) {
   auto listed = volume.run({"key", "list", volume.source()});
   EXPECT_TRUE(contains(listed.output, "key-version=2")) << listed.output;
   vault.setMinDecryptionVersion("s3c", 2);
+  volume.checkReadable({"--protector", spec});
+  // Two Vault slots, one more rotation on Vault's side: rewrap without --slot does both (one
+  // conditional descriptor write each).
+  auto added = volume.run({"key", "add", volume.source(), "--key-file", volume.harness().keyFile(),
+                           "--protector", "transit2=" + spec});
+  ASSERT_EQ(added.exit_code, 0) << added.output;
+  vault.rotateKey("s3c");
+  auto both = volume.run(
+      {"rewrap", volume.source(), "--protector", spec, "--key-file", volume.harness().keyFile()});
+  ASSERT_EQ(both.exit_code, 0) << both.output;
+  EXPECT_TRUE(contains(both.output, "rewrapped slot 'transit'")) << both.output;
+  EXPECT_TRUE(contains(both.output, "rewrapped slot 'transit2'")) << both.output;
+  listed = volume.run({"key", "list", volume.source()});
+  EXPECT_EQ(occurrences(listed.output, "key-version=3"), 2u) << listed.output;
+  vault.setMinDecryptionVersion("s3c", 3);
   volume.checkReadable({"--protector", spec});
   // A wrong token: exit 15. Vault down: exit 24.
   const std::string wrong_token = volume.file("wrong-token");
