@@ -152,8 +152,13 @@ ExitCode runReencrypt(const KeyArgs& args) {
     std::cerr << "reencrypt: continuing after the last object done by a previous run\n";
   }
   ProgressDisplay display;
+  // The record at most once a second: a rerun checks (and skips) what was done after it.
+  auto saved = std::chrono::steady_clock::time_point{};
   options.on_object = [&](const volume::ReencryptProgress& progress) {
-    saveProgress(record, newest, progress.last_key);
+    if (auto now = std::chrono::steady_clock::now(); now - saved >= std::chrono::seconds(1)) {
+      saveProgress(record, newest, progress.last_key);
+      saved = now;
+    }
     display.update(progress, false);
     return true;
   };
