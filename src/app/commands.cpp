@@ -117,7 +117,10 @@ ExitCode runInit(const InitArgs& args) {
   auto created = volume::Volume::create(*store, protectors->named, options);
   if (!created) {
     printError(created.error().message());
-    return exitCodeForVolumeError(created.error());
+    // A new passphrase typed differently twice, two slots with one id: the user's to fix.
+    return created.error().kind() == ErrorKind::kInvalidArgument
+               ? ExitCode::kUsage
+               : exitCodeForVolumeError(created.error());
   }
   std::cout << "created an s3cryptfs volume at " << config->source << " (" << args.cipher << ", "
             << options.chunk_size << "-byte chunks, "

@@ -393,6 +393,45 @@ TEST(KeyProtectorsEndToEnd, VaultTransitOnTheFakeRewrapAndUnreachable) {
   std::filesystem::remove(token_file);
 }
 
+// On a terminal (a pty from script(1)): a new passphrase is asked twice with echo off, and
+// reencrypt draws a bar with an ETA.
+TEST(KeyProtectorsEndToEnd, TerminalPromptAskedTwiceWithoutEchoAndProgressBar) {
+  const std::string root = mountTestRoot() + "/pty-" + std::to_string(getpid());
+  std::filesystem::create_directories(root);
+  const std::string secret = "typed on a terminal 5150";
+  auto onTerminal = [&](const std::string& command, const std::string& first,
+                        const std::string& second) {
+    // The answers seconds apart, so each prompt has turned echo off before its answer arrives.
+    const std::string feed = "sleep 2; printf '%s\\n' '" + first + "'; sleep 1; printf '%s\\n' '" +
+                             second + "'; sleep 2";
+    return runCommand(
+        {"/bin/sh", "-c", "(" + feed + ") | script -qec \"" + command + "\" /dev/null"}, {},
+        std::chrono::seconds(60));
+  };
+  const std::string source = "dir://" + root + "/vol";
+  auto differ = onTerminal(s3cryptfsBinary() + " init " + source + " --protector passphrase",
+                           secret, secret + "x");
+  EXPECT_NE(differ.exit_code, 0) << differ.output;
+  EXPECT_TRUE(contains(differ.output, "do not match")) << differ.output;
+  EXPECT_FALSE(std::filesystem::exists(root + "/vol/f.s3cryptfs.volume"));
+  auto created =
+      onTerminal(s3cryptfsBinary() + " init " + source + " --protector passphrase", secret, secret);
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  EXPECT_TRUE(contains(created.output, "Repeat")) << created.output;
+  EXPECT_FALSE(contains(created.output, secret)) << "echoed: " << created.output;
+  const std::string pass_file = root + "/pass";
+  ASSERT_TRUE(writeWholeFile(pass_file, secret + "\n"));
+  auto rotated = runCommand({s3cryptfsBinary(), "rotate", source, "--passphrase-file", pass_file,
+                             "--protector", "passphrase:file=" + pass_file});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.output;
+  auto bar = onTerminal(
+      s3cryptfsBinary() + " reencrypt " + source + " --passphrase-file " + pass_file, "", "");
+  ASSERT_EQ(bar.exit_code, 0) << bar.output;
+  EXPECT_TRUE(contains(bar.output, "] 100%")) << bar.output;
+  EXPECT_TRUE(contains(bar.output, "ETA")) << bar.output;
+  std::filesystem::remove_all(root);
+}
+
 // --- key management -----------------------------------------------------------------------------
 
 TEST(KeyManagement, AddListRemoveAndTheLastSlotIsKept) {
