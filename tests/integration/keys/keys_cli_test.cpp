@@ -184,6 +184,14 @@ TEST(KeyProtectorsEndToEnd, KeyFileAsProtectorSpec) {
   KeyVolume volume(testName(), {});
   ASSERT_TRUE(volume.ok()) << volume.initOutput();
   volume.writeThenReadWithKeyFile({"--protector", "keyfile:" + volume.harness().keyFile()});
+  // The same from the YAML file's key.protectors list, the first entry wrong: the next unlocks.
+  const std::string other = volume.file("other.key");
+  ASSERT_EQ(volume.run({"keygen", other}).exit_code, 0);
+  const std::string yaml = volume.file("config.yaml");
+  ASSERT_TRUE(writeWholeFile(yaml, "key:\n  protectors:\n    - \"keyfile:" + other +
+                                       "\"\n    - \"keyfile:" + volume.harness().keyFile() +
+                                       "\"\n  protector_timeout_ms: 3000\n"));
+  volume.checkReadable({"--config", yaml});
 }
 
 TEST(KeyProtectorsEndToEnd, PassphraseFromFileAndFromTheEnvironment) {
