@@ -33,7 +33,7 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probeObject(const std::string&
   probe.found = true;
   probe.attrs = std::move(attrs).value();
   probe.etag = info.etag;
-  probe.sidecar = volume::VolumeObjects::usesSidecar(info.metadata);
+  probe.sidecar_key = objects_.sidecarKeyOf(key, info.metadata);
   return probe;
 }
 
@@ -52,7 +52,7 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probeMarker(const std::string&
   probe.found = true;
   probe.attrs = std::move(attrs).value();
   probe.etag = info.etag;
-  probe.sidecar = volume::VolumeObjects::usesSidecar(info.metadata);
+  probe.sidecar_key = objects_.sidecarKeyOf(key, info.metadata);
   return probe;
 }
 
@@ -133,7 +133,7 @@ Status VolumeFilesystem::refreshNode(const NodePtr& node, bool force) {
     takeAttrsLocked(*node, probed.attrs);
     node->etag = probed.etag;
     node->implicit_dir = probed.implicit_dir;
-    node->sidecar = probed.sidecar;
+    node->sidecar_key = probed.sidecar_key;
   }
   node->attrs_known = true;
   node->fetched = Clock::now();
@@ -229,14 +229,14 @@ Status VolumeFilesystem::persistAttributes(const NodePtr& node) {
   std::string path;
   format::Attributes attrs;
   std::string etag;
-  bool sidecar = false;
+  std::string old_sidecar;
   FilePtr file;
   {
     std::lock_guard lock(table_mutex_);
     path = pathLocked(*node);
     attrs = node->attrs;
     etag = node->etag;
-    sidecar = node->sidecar;
+    old_sidecar = node->sidecar_key;
     file = node->file;
   }
   if (attrs.kind == format::NodeKind::kDirectory) {
@@ -244,12 +244,12 @@ Status VolumeFilesystem::persistAttributes(const NodePtr& node) {
     S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
                          ErrnoMappingStore::map(objects_.sealToMetadata(marker, attrs)));
     S3C_ASSIGN_OR_RETURN(store::ObjectInfo info, store_.put(marker, {}, {metadata, {}}));
-    bool now_sidecar = volume::VolumeObjects::usesSidecar(metadata);
-    if (sidecar && !now_sidecar) (void)store_.remove(objects_.sidecarKey(marker));
+    std::string now_sidecar = objects_.sidecarKeyOf(marker, metadata);
+    if (!old_sidecar.empty() && old_sidecar != now_sidecar) (void)store_.remove(old_sidecar);
     std::lock_guard lock(table_mutex_);
     node->etag = info.etag;
     node->implicit_dir = false;
-    node->sidecar = now_sidecar;
+    node->sidecar_key = now_sidecar;
     node->fetched = Clock::now();
     return ok();
   }
@@ -272,15 +272,15 @@ Status VolumeFilesystem::persistAttributes(const NodePtr& node) {
     }
     return info.error();
   }
-  bool now_sidecar = volume::VolumeObjects::usesSidecar(metadata);
-  if (sidecar && !now_sidecar) (void)store_.remove(objects_.sidecarKey(key));
+  std::string now_sidecar = objects_.sidecarKeyOf(key, metadata);
+  if (!old_sidecar.empty() && old_sidecar != now_sidecar) (void)store_.remove(old_sidecar);
   if (file != nullptr) {
     std::lock_guard file_lock(file->mutex);
     file->remote_etag = info->etag;
   }
   std::lock_guard lock(table_mutex_);
   node->etag = info->etag;
-  node->sidecar = now_sidecar;
+  node->sidecar_key = now_sidecar;
   node->fetched = Clock::now();
   return ok();
 }
