@@ -3,8 +3,8 @@
 // with a hole past 4 GiB, and a 1-byte rewrite inside a 100 MiB file over Ceph RGW that sends
 // about one part (the rest copied server-side), counted from the daemon's upload log line.
 
-#include <fcntl.h>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <regex>
 #include <string>
@@ -177,8 +177,13 @@ TEST(BigFileTest, OneByteRewriteInside100MiBSendsAboutOnePartOverCephRgw) {
     }
     ASSERT_EQ(::close(fd), 0) << volume.log();
   }
+  // The daemon flushes its log once a second.
+  auto logged = [&](uint64_t lines) {
+    return waitFor([&] { return uploadsIn(volume.log()).lines >= lines; },
+                   std::chrono::seconds(10));
+  };
+  ASSERT_TRUE(logged(1)) << volume.log();
   UploadLog before = uploadsIn(volume.log());
-  ASSERT_GE(before.lines, 1u) << volume.log();
   {
     int fd = ::open(volume.path("hundred.bin").c_str(), O_WRONLY);
     ASSERT_GE(fd, 0) << std::strerror(errno);
@@ -186,6 +191,7 @@ TEST(BigFileTest, OneByteRewriteInside100MiBSendsAboutOnePartOverCephRgw) {
     ASSERT_EQ(::fsync(fd), 0) << volume.log();
     ASSERT_EQ(::close(fd), 0) << volume.log();
   }
+  ASSERT_TRUE(logged(before.lines + 1)) << volume.log();
   UploadLog after = uploadsIn(volume.log());
   ASSERT_EQ(after.lines, before.lines + 1) << volume.log();
   // One part of 8 MiB (the default part size) plus chunk overhead is sent; the other 12 parts
