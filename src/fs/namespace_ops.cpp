@@ -259,13 +259,8 @@ Status VolumeFilesystem::unlink(InodeId parent, std::string_view name) {
 }
 
 Result<bool> VolumeFilesystem::directoryIsEmpty(const std::string& path) {
-  S3C_ASSIGN_OR_RETURN(std::string prefix, objects_.listingPrefix(path));
   S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey(path));
-  store::ListOptions options;
-  options.prefix = prefix;
-  options.delimiter = "/";
-  options.max_keys = 2;
-  S3C_ASSIGN_OR_RETURN(store::ListPage page, store_.list(options));
+  S3C_ASSIGN_OR_RETURN(store::ListPage page, firstEntries(path, 2));
   if (!page.common_prefixes.empty()) return false;
   for (const auto& object : page.objects) {
     if (object.key != marker) return false;  // foreign objects count too: never deleted
@@ -298,7 +293,8 @@ Status VolumeFilesystem::rmdir(InodeId parent, std::string_view name) {
 
 // Moves one object (content or marker) to a new key: a server-side copy with its attribute
 // block re-sealed for the new key (the block is bound to its key), then the old one deleted.
-Status VolumeFilesystem::moveObject(const std::string& from_key, const std::string& to_key) {
+Result<store::ObjectInfo> VolumeFilesystem::copyResealed(const std::string& from_key,
+                                                         const std::string& to_key) {
   S3C_ASSIGN_OR_RETURN(store::ObjectInfo info, store_.head(from_key));
   S3C_ASSIGN_OR_RETURN(format::Attributes attrs,
                        ErrnoMappingStore::map(objects_.openFromMetadata(from_key, info.metadata)));
@@ -308,6 +304,11 @@ Status VolumeFilesystem::moveObject(const std::string& from_key, const std::stri
   copy.replace_metadata = metadata;
   copy.source_if_match = info.etag;
   S3C_RETURN_IF_ERROR(store_.copy(from_key, to_key, copy));
+  return info;
+}
+
+Status VolumeFilesystem::moveObject(const std::string& from_key, const std::string& to_key) {
+  S3C_ASSIGN_OR_RETURN(store::ObjectInfo info, copyResealed(from_key, to_key));
   S3C_RETURN_IF_ERROR(store_.remove(from_key));
   std::string sidecar = objects_.sidecarKeyOf(from_key, info.metadata);
   if (!sidecar.empty()) (void)store_.remove(sidecar);

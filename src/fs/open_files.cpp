@@ -326,6 +326,20 @@ Status VolumeFilesystem::resizeLocked(OpenFile& file, const NodePtr& node, uint6
     }
     S3C_RETURN_IF_ERROR(rewriteChunks(file, key, new_size, new_last, new_last, 0, {}));
   } else {
+    // Growing by more than a few parts (a big hole): a part at a time, each streamed out before
+    // the next is staged, so the hole needs no more staging space than a sequential write.
+    // (Such a growth that fails half way leaves the file grown by the parts done.)
+    const uint64_t step = partBytesFor(file, new_size);
+    while (new_size - file.size > 2 * step) {
+      uint64_t to = (file.size / step + 1) * step;
+      uint64_t from_chunk = layout_.lastChunkIndex(file.size);
+      uint64_t to_chunk = layout_.lastChunkIndex(to);
+      S3C_RETURN_IF_ERROR(rewriteChunks(file, key, to, from_chunk, to_chunk, 0, {}));
+      file.size = to;
+      setSizeAttrs(node, to, false);
+      S3C_RETURN_IF_ERROR(journalLocked(file, node));
+      S3C_RETURN_IF_ERROR(streamPartsLocked(file, node, from_chunk, to_chunk));
+    }
     uint64_t old_last = layout_.lastChunkIndex(file.size);
     S3C_RETURN_IF_ERROR(rewriteChunks(file, key, new_size, old_last, new_last, 0, {}));
   }
@@ -366,16 +380,8 @@ Status VolumeFilesystem::journalLocked(OpenFile& file, const NodePtr& node) {
 }
 
 Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableByteSpan out) {
-  S3C_ASSIGN_OR_RETURN(Handle h, handleOf(handle));
-  if ((h.flags & O_ACCMODE) == O_WRONLY) {
-    return errnoError(ErrorKind::kInvalidArgument, EBADF, "not open for reading");
-  }
-  FilePtr file;
-  {
-    std::lock_guard lock(table_mutex_);
-    file = h.node->file;
-  }
-  if (file == nullptr) return errnoError(ErrorKind::kInvalidArgument, EBADF, "file not open");
+  S3C_ASSIGN_OR_RETURN(auto opened, openFileOf(handle, O_WRONLY, "not open for reading"));
+  auto& [h, file] = opened;
   // Three steps so that readers of one file fetch in parallel: decide what to fetch (locked),
   // fetch and open it into the cache (unlocked), copy out (locked; whatever changed meanwhile,
   // a write or an upload, is then read from staging or fetched again).
@@ -434,16 +440,8 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
 }
 
 Result<size_t> VolumeFilesystem::write(HandleId handle, uint64_t offset, ByteSpan data) {
-  S3C_ASSIGN_OR_RETURN(Handle h, handleOf(handle));
-  if ((h.flags & O_ACCMODE) == O_RDONLY) {
-    return errnoError(ErrorKind::kInvalidArgument, EBADF, "not open for writing");
-  }
-  FilePtr file;
-  {
-    std::lock_guard lock(table_mutex_);
-    file = h.node->file;
-  }
-  if (file == nullptr) return errnoError(ErrorKind::kInvalidArgument, EBADF, "file not open");
+  S3C_ASSIGN_OR_RETURN(auto opened, openFileOf(handle, O_RDONLY, "not open for writing"));
+  auto& [h, file] = opened;
   std::lock_guard file_lock(file->mutex);
   if ((h.flags & O_APPEND) != 0) offset = file->size;
   if (data.empty()) return size_t{0};
@@ -460,6 +458,11 @@ Result<size_t> VolumeFilesystem::write(HandleId handle, uint64_t offset, ByteSpa
     if (!file->cipher) return lostWhileOpenError();
   }
   S3C_RETURN_IF_ERROR(ensureCipher(*file, h.node));
+  if (offset > file->size && offset - file->size > 2 * partBytesFor(*file, new_size)) {
+    // A write far past the end: the hole first, streamed a part at a time (resizeLocked).
+    S3C_RETURN_IF_ERROR(resizeLocked(*file, h.node, offset));
+    first = std::min(layout_.chunkIndexOf(offset), layout_.lastChunkIndex(file->size));
+  }
   S3C_ASSIGN_OR_RETURN(std::string key, keyOf(h.node));
   size_t dirty_before = file->dirty.size();
   S3C_RETURN_IF_ERROR(rewriteChunks(*file, key, new_size, first, last, offset, data));

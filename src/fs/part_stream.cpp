@@ -159,36 +159,29 @@ Result<store::ObjectInfo> VolumeFilesystem::finishStreamLocked(OpenFile& file, c
     // can complete only under its own key: the winner's version moves aside to a conflict name
     // and ours takes the name (docs/SEMANTICS.md). Only when no part is copied from the base:
     // a copy would now read the winner's bytes.
-    S3C_ASSIGN_OR_RETURN(std::string aside, keepWinnerAside(stream.key));
-    auto winner = store_.head(stream.key);
-    if (winner) {
-      target.condition = {};
-      target.condition.if_match = winner->etag;
-      done = uploader_.finish(source, target, stream.progress, &stats);
-      if (done) {
-        log::warn(
-            "object {} was replaced by another writer while we uploaded; theirs is kept as {}",
-            stream.key, aside);
-      }
+    std::string aside;
+    S3C_ASSIGN_OR_RETURN(target.condition, keepWinnerAside(stream.key, aside));
+    done = uploader_.finish(source, target, stream.progress, &stats);
+    if (done) {
+      log::warn("object {} was replaced by another writer while we uploaded; theirs is kept as {}",
+                stream.key, aside.empty() ? "nothing (it was deleted)" : aside);
     }
   }
   if (!done) (void)store_.remove(objects_.sidecarKey(stream.key, stream.sidecar_tag));
   return done;
 }
 
-Result<std::string> VolumeFilesystem::keepWinnerAside(const std::string& key) {
-  S3C_ASSIGN_OR_RETURN(store::ObjectInfo winner, store_.head(key));
-  S3C_ASSIGN_OR_RETURN(format::Attributes attrs,
-                       ErrnoMappingStore::map(objects_.openFromMetadata(key, winner.metadata)));
+Result<store::WriteCondition> VolumeFilesystem::keepWinnerAside(const std::string& key,
+                                                                std::string& aside) {
   S3C_ASSIGN_OR_RETURN(std::string path, ErrnoMappingStore::map(objects_.pathOfKey(key)));
-  S3C_ASSIGN_OR_RETURN(std::string aside, conflictKeyFor(path));
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
-                       ErrnoMappingStore::map(objects_.sealToMetadata(aside, attrs)));
-  store::CopyOptions copy;
-  copy.replace_metadata = metadata;
-  copy.source_if_match = winner.etag;
-  S3C_RETURN_IF_ERROR(store_.copy(key, aside, copy));
-  return aside;
+  S3C_ASSIGN_OR_RETURN(aside, conflictKeyFor(path));
+  auto copied = copyResealed(key, aside);
+  if (!copied && copied.error().kind() == ErrorKind::kNotFound) {
+    aside.clear();  // the other writer deleted it: nothing to keep, the name is free
+    return replaceCondition("");
+  }
+  S3C_RETURN_IF_ERROR(copied);
+  return replaceCondition(copied->etag);
 }
 
 Result<std::string> VolumeFilesystem::conflictKeyFor(const std::string& path) {

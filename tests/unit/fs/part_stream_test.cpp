@@ -1,8 +1,8 @@
 // Streaming multipart uploads: parts sent while a long sequential write goes on, staging space
 // released, a killed daemon's upload resumed, writes and reads into parts already sent, a lost
 // race, and how many bytes a small rewrite of a big file sends.
-#include <fcntl.h>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <sys/stat.h>
 
@@ -141,6 +141,23 @@ TEST_F(Streaming, TruncationsIntoSentPartsAndToZeroKeepTheFileRight) {
   S3C_ASSERT_OK(h.fs().release(handle));
   h.reopen();
   EXPECT_EQ(*h.readFile("/big"), Bytes({'t', 'i', 'n', 'y'}));
+}
+
+TEST_F(Streaming, AFarWriteStreamsTheHoleAPartAtATime) {
+  auto created = h.fs().create(kRootInode, "sparse", 0644, O_RDWR | O_TRUNC, h.caller_);
+  ASSERT_TRUE(created);
+  S3C_ASSERT_OK(h.fs().write(created->handle, 0, asBytes("head")));
+  const uint64_t far = 60 * kPart + 100;
+  S3C_ASSERT_OK(h.fs().write(created->handle, far, asBytes("tail")));
+  // The hole's zeros were staged and sent a part at a time during that one write.
+  EXPECT_GE(faulty->calls(StoreOp::kUploadPart), 50u);
+  EXPECT_LE(stagingBytes(h.stagingDir()), 6 * kPart + 64 * 1024);
+  S3C_ASSERT_OK(h.fs().release(created->handle));
+  h.reopen();
+  Bytes expected(far + 4, 0);
+  std::memcpy(expected.data(), "head", 4);
+  std::memcpy(expected.data() + far, "tail", 4);
+  EXPECT_EQ(*h.readFile("/sparse"), expected);
 }
 
 TEST_F(Streaming, ALostRaceKeepsBothVersions) {
