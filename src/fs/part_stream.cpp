@@ -87,8 +87,11 @@ Status VolumeFilesystem::streamPartsLocked(OpenFile& file, const NodePtr& node, 
                                            uint64_t last) {
   if (file.unlinked || file.staging == nullptr) return ok();
   S3C_RETURN_IF_ERROR(collectPartsLocked(file, node, false));
+  // A new stream's parts are sized for four times the current size: a file that outgrows
+  // 10 000 parts completes and starts over (outgrowsStreamLocked), and the headroom makes that
+  // happen a logarithmic number of times, not once per few parts past 10 000.
   const uint64_t per_part = file.stream ? file.stream->progress.chunks_per_part
-                                        : uploader_.chunksPerPart(layout_, file.size);
+                                        : uploader_.chunksPerPart(layout_, 4 * file.size);
   // Small enough for one PUT: nothing to stream (yet).
   if (layout_.partCount(file.size, per_part) <= 1) return ok();
   const uint64_t last_chunk = layout_.lastChunkIndex(file.size);

@@ -95,6 +95,32 @@ TEST_F(Streaming, AKilledDaemonsUploadIsResumedNotResent) {
   EXPECT_TRUE(std::filesystem::is_empty(h.stagingDir()));
 }
 
+TEST_F(Streaming, AnUploadTheServerDroppedLeavesTheJournalInPlace) {
+  S3C_ASSERT_OK(h.writeFile("/big", asBytes("old")));
+  Bytes data = pattern(20 * kPart, 10);
+  auto handle = h.fs().open(*h.resolve("/big"), O_RDWR | O_TRUNC);
+  ASSERT_TRUE(handle);
+  for (size_t at = 0; at < data.size(); at += 8192) {
+    S3C_ASSERT_OK(h.fs().write(*handle, at, ByteSpan(data).subspan(at, 8192)));
+  }
+  ASSERT_GE(faulty->calls(StoreOp::kUploadPart), 10u);
+  h.kill();
+  // A lifecycle rule on the bucket aborts the incomplete upload meanwhile.
+  auto uploads = h.store().listMultipartUploads("");
+  ASSERT_TRUE(uploads);
+  ASSERT_EQ(uploads->size(), 1u);
+  S3C_ASSERT_OK(h.store().abortMultipart(uploads->front().key, uploads->front().upload_id));
+  h.reopen(false);
+  // The parts sent are gone with the upload: nothing half-applied, the old version stays, and
+  // the journal is kept for an operator (logged).
+  Bytes old = {'o', 'l', 'd'};
+  EXPECT_EQ(*h.readFile("/big"), old);
+  bool journal_left = false;
+  for (const auto& entry : std::filesystem::directory_iterator(h.stagingDir()))
+    journal_left = journal_left || entry.path().extension() == ".journal";
+  EXPECT_TRUE(journal_left);
+}
+
 TEST_F(Streaming, AWriteIntoASentPartCompletesTheUploadThenRewritesIt) {
   Bytes data = pattern(20 * kPart, 3);
   HandleId handle = writeOpen(data);
