@@ -3,6 +3,7 @@
 // with a hole past 4 GiB, and a 1-byte rewrite inside a 100 MiB file over Ceph RGW that sends
 // about one part (the rest copied server-side), counted from the daemon's upload log line.
 
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -213,6 +214,60 @@ TEST(BigFileTest, OneByteRewriteInside100MiBSendsAboutOnePartOverCephRgw) {
   expected[(size / 2 + 7) % kMiB] = '!';
   EXPECT_TRUE(block == expected);
   ::close(fd);
+  EXPECT_TRUE(volume.unmount()) << volume.log();
+}
+
+TEST(BigFileTest, KillDuringAStreamedWriteIsCompletedAtTheNextMountOverCephRgw) {
+  MountedVolume volume("ceph", testName());
+  ASSERT_TRUE(volume.ok()) << volume.initResult().output;
+  ASSERT_EQ(volume.mount().exit_code, 0) << volume.log();
+  const uint64_t size = 48 * kMiB + 12345;  // 6 parts streamed, a short tail staged
+  std::vector<uint8_t> block(kMiB);
+  crypto::Sha256 written;
+  int fd = ::open(volume.path("killed.bin").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  for (uint64_t at = 0; at < size;) {
+    fillBlock(block, at / kMiB, 3);
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kMiB, size - at));
+    written.update(ByteSpan(block.data(), n));
+    ASSERT_EQ(::write(fd, block.data(), n), static_cast<ssize_t>(n)) << volume.log();
+    at += n;
+  }
+  // Parts went out during the write (the journal names them); then the daemon dies unflushed.
+  auto journalNamesParts = [&] {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(volume.stagingDir(), ec)) {
+      if (entry.path().extension() == ".journal" &&
+          readWholeFile(entry.path()).find("\npart 1 ") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(waitFor(journalNamesParts, std::chrono::seconds(10))) << volume.log();
+  ASSERT_TRUE(volume.signalDaemon(SIGKILL));
+  ::close(fd);
+  ASSERT_EQ(runCommand({"/bin/fusermount3", "-u", "-z", volume.mountpoint()}).exit_code, 0);
+  auto again = volume.mount();
+  ASSERT_EQ(again.exit_code, 0) << again.output << volume.log();
+  EXPECT_TRUE(
+      waitFor([&] { return volume.log().find("recovered unflushed writes") != std::string::npos; },
+              std::chrono::seconds(10)))
+      << volume.log();
+  crypto::Sha256 read_back;
+  int in = ::open(volume.path("killed.bin").c_str(), O_RDONLY);
+  ASSERT_GE(in, 0) << std::strerror(errno) << volume.log();
+  uint64_t total = 0;
+  for (;;) {
+    ssize_t n = ::read(in, block.data(), block.size());
+    ASSERT_GE(n, 0) << std::strerror(errno) << volume.log();
+    if (n == 0) break;
+    read_back.update(ByteSpan(block.data(), static_cast<size_t>(n)));
+    total += static_cast<uint64_t>(n);
+  }
+  ::close(in);
+  EXPECT_EQ(total, size);
+  EXPECT_EQ(hexDigest(read_back), hexDigest(written));
   EXPECT_TRUE(volume.unmount()) << volume.log();
 }
 
