@@ -4,6 +4,7 @@
 // about one part (the rest copied server-side), counted from the daemon's upload log line.
 
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -98,6 +99,8 @@ TEST(BigFileTest, TwoGiBSequentialWriteStreamsAndReadsBackChecksummed) {
   // Parts stream out while the file is written: staging holds the parts in flight (8 by
   // default, 8 MiB each) and the ones being filled, not the 2 GiB (docs/ARCHITECTURE.md).
   EXPECT_LE(most_staged, 128 * kMiB) << "staging grew to " << most_staged / kMiB << " MiB";
+  std::printf("staging peaked at %.1f MiB during the 2 GiB write\n",
+              static_cast<double>(most_staged) / static_cast<double>(kMiB));
   EXPECT_GT(most_staged, 0u);
   EXPECT_TRUE(diskUsage(volume.stagingDir()) < kMiB) << "staging not emptied after close";
   std::string expected = hexDigest(written);
