@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <string>
 #include <sys/stat.h>
@@ -55,6 +56,29 @@ uint64_t diskUsage(const std::string& dir) {
 std::string hexDigest(crypto::Sha256& hash) {
   auto digest = hash.finish();
   return toHex(ByteSpan(digest.data(), digest.size()));
+}
+
+// SHA-256 (hex) and length of a whole file read in 1 MiB pieces; nullopt (errno set) on error.
+std::optional<std::pair<std::string, uint64_t>> checksumOf(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return std::nullopt;
+  std::vector<uint8_t> block(kMiB);
+  crypto::Sha256 hash;
+  uint64_t total = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, block.data(), block.size());
+    if (n < 0) {
+      int saved = errno;
+      ::close(fd);
+      errno = saved;
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    hash.update(ByteSpan(block.data(), static_cast<size_t>(n)));
+    total += static_cast<uint64_t>(n);
+  }
+  ::close(fd);
+  return std::make_pair(hexDigest(hash), total);
 }
 
 // "object K: N parts sent (B bytes), M copied server-side" lines of the daemon's log, summed.
@@ -110,20 +134,10 @@ TEST(BigFileTest, TwoGiBSequentialWriteStreamsAndReadsBackChecksummed) {
   struct stat st {};
   ASSERT_EQ(::stat(volume.path("two-gib.bin").c_str(), &st), 0);
   EXPECT_EQ(static_cast<uint64_t>(st.st_size), size);
-  crypto::Sha256 read_back;
-  int fd = ::open(volume.path("two-gib.bin").c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  uint64_t total = 0;
-  for (;;) {
-    ssize_t n = ::read(fd, block.data(), block.size());
-    ASSERT_GE(n, 0) << std::strerror(errno) << volume.log();
-    if (n == 0) break;
-    read_back.update(ByteSpan(block.data(), static_cast<size_t>(n)));
-    total += static_cast<uint64_t>(n);
-  }
-  ::close(fd);
-  EXPECT_EQ(total, size);
-  EXPECT_EQ(hexDigest(read_back), expected);
+  auto read_back = checksumOf(volume.path("two-gib.bin"));
+  ASSERT_TRUE(read_back) << std::strerror(errno) << volume.log();
+  EXPECT_EQ(read_back->second, size);
+  EXPECT_EQ(read_back->first, expected);
   EXPECT_TRUE(volume.unmount()) << volume.log();
 }
 
@@ -257,20 +271,10 @@ TEST(BigFileTest, KillDuringAStreamedWriteIsCompletedAtTheNextMountOverCephRgw) 
       waitFor([&] { return volume.log().find("recovered unflushed writes") != std::string::npos; },
               std::chrono::seconds(10)))
       << volume.log();
-  crypto::Sha256 read_back;
-  int in = ::open(volume.path("killed.bin").c_str(), O_RDONLY);
-  ASSERT_GE(in, 0) << std::strerror(errno) << volume.log();
-  uint64_t total = 0;
-  for (;;) {
-    ssize_t n = ::read(in, block.data(), block.size());
-    ASSERT_GE(n, 0) << std::strerror(errno) << volume.log();
-    if (n == 0) break;
-    read_back.update(ByteSpan(block.data(), static_cast<size_t>(n)));
-    total += static_cast<uint64_t>(n);
-  }
-  ::close(in);
-  EXPECT_EQ(total, size);
-  EXPECT_EQ(hexDigest(read_back), hexDigest(written));
+  auto read_back = checksumOf(volume.path("killed.bin"));
+  ASSERT_TRUE(read_back) << std::strerror(errno) << volume.log();
+  EXPECT_EQ(read_back->second, size);
+  EXPECT_EQ(read_back->first, hexDigest(written));
   EXPECT_TRUE(volume.unmount()) << volume.log();
 }
 
