@@ -220,4 +220,15 @@ Status checkContentBinding(const Attributes& attributes, const ObjectHeader& hea
   return ok();
 }
 
+std::optional<std::string> sidecarTagOf(std::string_view metadata_value) {
+  if (metadata_value == kSidecarMarker) return std::string();
+  if (!metadata_value.starts_with(kSidecarTagPrefix)) return std::nullopt;
+  std::string_view tag = metadata_value.substr(kSidecarTagPrefix.size());
+  if (tag.size() != kSidecarTagChars) return std::nullopt;
+  for (char c : tag) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  }
+  return std::string(tag);
+}
+
 }  // namespace s3cryptfs::format

@@ -100,6 +100,11 @@ std::string attributeSidecarKey(std::string_view prefix, std::string_view relati
   return std::string(prefix) + std::string(kSidecarFolderName) + "/" + toHex(digest);
 }
 
+std::string attributeSidecarKey(std::string_view prefix, std::string_view relative_key,
+                                std::string_view tag) {
+  return attributeSidecarKey(prefix, relative_key) + "." + std::string(tag);
+}
+
 Result<std::vector<std::string_view>> splitPath(std::string_view path) {
   if (path.empty() || path.front() != '/')
     return detail::invalid("path \"" + std::string(path) + "\" is not absolute");

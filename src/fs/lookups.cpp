@@ -29,12 +29,29 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probeObject(const std::string&
     log::error("object {}: its size does not match its attribute block", key);
     return Error(ErrorKind::kCorrupt, "object " + key + ": size does not match its attributes");
   }
+  return foundProbe(key, info, std::move(attrs).value());
+}
+
+VolumeFilesystem::Probe VolumeFilesystem::foundProbe(const std::string& key,
+                                                     const store::ObjectInfo& info,
+                                                     format::Attributes attrs) const {
   Probe probe;
   probe.found = true;
-  probe.attrs = std::move(attrs).value();
+  probe.attrs = std::move(attrs);
   probe.etag = info.etag;
-  probe.sidecar = volume::VolumeObjects::usesSidecar(info.metadata);
+  probe.sidecar_key = objects_.sidecarKeyOf(key, info.metadata);
   return probe;
+}
+
+Result<std::optional<VolumeFilesystem::Probe>> VolumeFilesystem::probeHead(
+    const std::string& key, const Result<store::ObjectInfo>& head, bool marker) {
+  if (!head) {
+    if (head.error().kind() == ErrorKind::kNotFound) return std::optional<Probe>();
+    return head.error();
+  }
+  S3C_ASSIGN_OR_RETURN(Probe probed, marker ? probeMarker(key, *head) : probeObject(key, *head));
+  if (!probed.found) return std::optional<Probe>();
+  return std::optional<Probe>(std::move(probed));
 }
 
 Result<VolumeFilesystem::Probe> VolumeFilesystem::probeMarker(const std::string& key,
@@ -48,21 +65,20 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probeMarker(const std::string&
   if (attrs->kind != format::NodeKind::kDirectory) {
     return Error(ErrorKind::kCorrupt, "directory marker " + key + " describes no directory");
   }
-  Probe probe;
-  probe.found = true;
-  probe.attrs = std::move(attrs).value();
-  probe.etag = info.etag;
-  probe.sidecar = volume::VolumeObjects::usesSidecar(info.metadata);
-  return probe;
+  return foundProbe(key, info, std::move(attrs).value());
 }
 
-Result<VolumeFilesystem::Probe> VolumeFilesystem::listProbe(const std::string& path) {
+Result<store::ListPage> VolumeFilesystem::firstEntries(const std::string& path, uint32_t count) {
   S3C_ASSIGN_OR_RETURN(std::string prefix, objects_.listingPrefix(path));
   store::ListOptions options;
   options.prefix = prefix;
   options.delimiter = "/";
-  options.max_keys = 1;
-  S3C_ASSIGN_OR_RETURN(store::ListPage page, store_.list(options));
+  options.max_keys = count;
+  return store_.list(options);
+}
+
+Result<VolumeFilesystem::Probe> VolumeFilesystem::listProbe(const std::string& path) {
+  S3C_ASSIGN_OR_RETURN(store::ListPage page, firstEntries(path, 1));
   Probe probe;
   if (page.objects.empty() && page.common_prefixes.empty()) return probe;
   probe.found = true;
@@ -74,17 +90,12 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::listProbe(const std::string& p
 Result<VolumeFilesystem::Probe> VolumeFilesystem::probe(const std::string& path) {
   if (path == "/") {
     S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey("/"));
-    auto head = store_.head(marker);
+    S3C_ASSIGN_OR_RETURN(std::optional<Probe> probed, probeHead(marker, store_.head(marker), true));
+    if (probed) return *probed;
     Probe root;
     root.found = true;
     root.attrs = defaultDirAttributes();
     root.implicit_dir = true;
-    if (head) {
-      S3C_ASSIGN_OR_RETURN(Probe probed, probeMarker(marker, *head));
-      if (probed.found) return probed;
-    } else if (head.error().kind() != ErrorKind::kNotFound) {
-      return head.error();
-    }
     return root;
   }
   S3C_ASSIGN_OR_RETURN(std::string key, objects_.objectKey(path));
@@ -93,22 +104,13 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probe(const std::string& path)
   auto below = std::async(std::launch::async, [this, &path] { return listProbe(path); });
   auto head = store_.head(key);
   auto listed = below.get();
-  if (head) {
-    S3C_ASSIGN_OR_RETURN(Probe probed, probeObject(key, *head));
-    if (probed.found) return probed;
-  } else if (head.error().kind() != ErrorKind::kNotFound) {
-    return head.error();
-  }
+  S3C_ASSIGN_OR_RETURN(std::optional<Probe> object, probeHead(key, head, false));
+  if (object) return *object;
   if (!listed) return listed.error();
   if (!listed->found) return listed;
   S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey(path));
-  auto marker_head = store_.head(marker);
-  if (marker_head) {
-    S3C_ASSIGN_OR_RETURN(Probe probed, probeMarker(marker, *marker_head));
-    if (probed.found) return probed;
-  } else if (marker_head.error().kind() != ErrorKind::kNotFound) {
-    return marker_head.error();
-  }
+  S3C_ASSIGN_OR_RETURN(std::optional<Probe> probed, probeHead(marker, store_.head(marker), true));
+  if (probed) return *probed;
   return listed;  // a directory without a marker
 }
 
@@ -133,7 +135,7 @@ Status VolumeFilesystem::refreshNode(const NodePtr& node, bool force) {
     takeAttrsLocked(*node, probed.attrs);
     node->etag = probed.etag;
     node->implicit_dir = probed.implicit_dir;
-    node->sidecar = probed.sidecar;
+    node->sidecar_key = probed.sidecar_key;
   }
   node->attrs_known = true;
   node->fetched = Clock::now();
@@ -229,14 +231,14 @@ Status VolumeFilesystem::persistAttributes(const NodePtr& node) {
   std::string path;
   format::Attributes attrs;
   std::string etag;
-  bool sidecar = false;
+  std::string old_sidecar;
   FilePtr file;
   {
     std::lock_guard lock(table_mutex_);
     path = pathLocked(*node);
     attrs = node->attrs;
     etag = node->etag;
-    sidecar = node->sidecar;
+    old_sidecar = node->sidecar_key;
     file = node->file;
   }
   if (attrs.kind == format::NodeKind::kDirectory) {
@@ -244,12 +246,12 @@ Status VolumeFilesystem::persistAttributes(const NodePtr& node) {
     S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
                          ErrnoMappingStore::map(objects_.sealToMetadata(marker, attrs)));
     S3C_ASSIGN_OR_RETURN(store::ObjectInfo info, store_.put(marker, {}, {metadata, {}}));
-    bool now_sidecar = volume::VolumeObjects::usesSidecar(metadata);
-    if (sidecar && !now_sidecar) (void)store_.remove(objects_.sidecarKey(marker));
+    std::string now_sidecar = objects_.sidecarKeyOf(marker, metadata);
+    if (!old_sidecar.empty() && old_sidecar != now_sidecar) (void)store_.remove(old_sidecar);
     std::lock_guard lock(table_mutex_);
     node->etag = info.etag;
     node->implicit_dir = false;
-    node->sidecar = now_sidecar;
+    node->sidecar_key = now_sidecar;
     node->fetched = Clock::now();
     return ok();
   }
@@ -272,15 +274,15 @@ Status VolumeFilesystem::persistAttributes(const NodePtr& node) {
     }
     return info.error();
   }
-  bool now_sidecar = volume::VolumeObjects::usesSidecar(metadata);
-  if (sidecar && !now_sidecar) (void)store_.remove(objects_.sidecarKey(key));
+  std::string now_sidecar = objects_.sidecarKeyOf(key, metadata);
+  if (!old_sidecar.empty() && old_sidecar != now_sidecar) (void)store_.remove(old_sidecar);
   if (file != nullptr) {
     std::lock_guard file_lock(file->mutex);
     file->remote_etag = info->etag;
   }
   std::lock_guard lock(table_mutex_);
   node->etag = info->etag;
-  node->sidecar = now_sidecar;
+  node->sidecar_key = now_sidecar;
   node->fetched = Clock::now();
   return ok();
 }

@@ -77,7 +77,7 @@ Result<VolumeFilesystem::NodePtr> VolumeFilesystem::createFileObject(
     return written.error();
   }
   made.etag = written->etag;
-  made.sidecar = volume::VolumeObjects::usesSidecar(metadata);
+  made.sidecar_key = objects_.sidecarKeyOf(key, metadata);
   if (cipher_out != nullptr) *cipher_out = std::move(cipher);
   touchDirectory(parent);
   std::lock_guard lock(table_mutex_);
@@ -191,7 +191,9 @@ Result<Filesystem::Created> VolumeFilesystem::create(InodeId parent, std::string
 
 Status VolumeFilesystem::materializeLocked(OpenFile& file, const NodePtr& node) {
   // Copy every clean chunk's ciphertext into staging (same file id: still valid), so open
-  // handles can read an unlinked file after its object is gone.
+  // handles can read an unlinked file after its object is gone. Parts already streamed are
+  // in no staging any more: the upload completes first, and they are read back below.
+  if (file.stream) S3C_RETURN_IF_ERROR(uploadLocked(file, node));
   S3C_RETURN_IF_ERROR(ensureCipher(file, node));
   S3C_ASSIGN_OR_RETURN(std::string key, keyOf(node));
   uint64_t count = layout_.chunkCount(file.size);
@@ -223,11 +225,11 @@ Status VolumeFilesystem::materializeLocked(OpenFile& file, const NodePtr& node) 
 
 Status VolumeFilesystem::removeObjectOf(const NodePtr& node, const std::string& path) {
   S3C_ASSIGN_OR_RETURN(std::string key, objects_.objectKey(path));
-  bool sidecar = false;
+  std::string sidecar;
   FilePtr file;
   {
     std::lock_guard lock(table_mutex_);
-    sidecar = node->sidecar;
+    sidecar = node->sidecar_key;
     file = node->file;
   }
   if (file != nullptr) {
@@ -235,7 +237,7 @@ Status VolumeFilesystem::removeObjectOf(const NodePtr& node, const std::string& 
     S3C_RETURN_IF_ERROR(materializeLocked(*file, node));
   }
   S3C_RETURN_IF_ERROR(store_.remove(key));
-  if (sidecar) (void)store_.remove(objects_.sidecarKey(key));
+  if (!sidecar.empty()) (void)store_.remove(sidecar);
   return ok();
 }
 
@@ -257,13 +259,8 @@ Status VolumeFilesystem::unlink(InodeId parent, std::string_view name) {
 }
 
 Result<bool> VolumeFilesystem::directoryIsEmpty(const std::string& path) {
-  S3C_ASSIGN_OR_RETURN(std::string prefix, objects_.listingPrefix(path));
   S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey(path));
-  store::ListOptions options;
-  options.prefix = prefix;
-  options.delimiter = "/";
-  options.max_keys = 2;
-  S3C_ASSIGN_OR_RETURN(store::ListPage page, store_.list(options));
+  S3C_ASSIGN_OR_RETURN(store::ListPage page, firstEntries(path, 2));
   if (!page.common_prefixes.empty()) return false;
   for (const auto& object : page.objects) {
     if (object.key != marker) return false;  // foreign objects count too: never deleted
@@ -275,18 +272,18 @@ Status VolumeFilesystem::rmdir(InodeId parent, std::string_view name) {
   std::unique_lock ns(namespace_mutex_);
   S3C_ASSIGN_OR_RETURN(NodePtr node, lookupChild(parent, name));
   std::string path;
-  bool sidecar = false;
+  std::string sidecar;
   {
     std::lock_guard lock(table_mutex_);
     if (!node->isDir()) return Error(ErrorKind::kNotDirectory, "not a directory");
     path = pathLocked(*node);
-    sidecar = node->sidecar;
+    sidecar = node->sidecar_key;
   }
   S3C_ASSIGN_OR_RETURN(bool empty, directoryIsEmpty(path));
   if (!empty) return Error(ErrorKind::kNotEmpty, "directory not empty");
   S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey(path));
   S3C_RETURN_IF_ERROR(store_.remove(marker));
-  if (sidecar) (void)store_.remove(objects_.sidecarKey(marker));
+  if (!sidecar.empty()) (void)store_.remove(sidecar);
   touchDirectory(parent);
   std::lock_guard lock(table_mutex_);
   detachLocked(*node);
@@ -296,7 +293,8 @@ Status VolumeFilesystem::rmdir(InodeId parent, std::string_view name) {
 
 // Moves one object (content or marker) to a new key: a server-side copy with its attribute
 // block re-sealed for the new key (the block is bound to its key), then the old one deleted.
-Status VolumeFilesystem::moveObject(const std::string& from_key, const std::string& to_key) {
+Result<store::ObjectInfo> VolumeFilesystem::copyResealed(const std::string& from_key,
+                                                         const std::string& to_key) {
   S3C_ASSIGN_OR_RETURN(store::ObjectInfo info, store_.head(from_key));
   S3C_ASSIGN_OR_RETURN(format::Attributes attrs,
                        ErrnoMappingStore::map(objects_.openFromMetadata(from_key, info.metadata)));
@@ -306,10 +304,14 @@ Status VolumeFilesystem::moveObject(const std::string& from_key, const std::stri
   copy.replace_metadata = metadata;
   copy.source_if_match = info.etag;
   S3C_RETURN_IF_ERROR(store_.copy(from_key, to_key, copy));
+  return info;
+}
+
+Status VolumeFilesystem::moveObject(const std::string& from_key, const std::string& to_key) {
+  S3C_ASSIGN_OR_RETURN(store::ObjectInfo info, copyResealed(from_key, to_key));
   S3C_RETURN_IF_ERROR(store_.remove(from_key));
-  if (volume::VolumeObjects::usesSidecar(info.metadata)) {
-    (void)store_.remove(objects_.sidecarKey(from_key));
-  }
+  std::string sidecar = objects_.sidecarKeyOf(from_key, info.metadata);
+  if (!sidecar.empty()) (void)store_.remove(sidecar);
   return ok();
 }
 
@@ -498,7 +500,7 @@ Status VolumeFilesystem::moveFile(const NodePtr& node, const std::string& from,
   std::lock_guard lock(table_mutex_);
   if (info) {
     node->etag = info->etag;
-    node->sidecar = volume::VolumeObjects::usesSidecar(info->metadata);
+    node->sidecar_key = objects_.sidecarKeyOf(to_key, info->metadata);
     if (file != nullptr) file->remote_etag = info->etag;
   } else {
     node->fetched = {};

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,6 +15,7 @@
 #include "s3cryptfs/fs/types.h"
 
 #include "staging_file.h"
+#include "uploader.h"
 
 namespace s3cryptfs::fs {
 
@@ -29,7 +32,7 @@ struct Node {
   format::Attributes attrs;
   bool attrs_known = false;   // false for nodes seen only in a listing
   bool implicit_dir = false;  // a directory without a marker object
-  bool sidecar = false;       // the attribute block lives in the sidecar object
+  std::string sidecar_key;    // the sidecar object holding the attribute block, "" for none
   // A directory whose mtime/ctime changed (an entry added, removed or renamed) but whose marker
   // does not have them yet (see directory_times.cpp), and when its marker was last written.
   bool times_dirty = false;
@@ -50,6 +53,19 @@ struct Node {
 // the current size that is not in `dirty` is byte-identical in the remote version `remote_etag`
 // (same file id, same position, same final flag), so an upload needs only the dirty chunks plus
 // server-side copies or ranged reads of the rest.
+// A multipart upload started while its file is still being written (part_stream.cpp): parts
+// whose chunks are all staged and no longer the end of the file are sent in the background, at
+// most upload_concurrency at once, and their staging space is released once the journal
+// records them. The object's metadata points at a sidecar of this version (`sidecar_tag`),
+// written with the final attributes just before the upload completes (FORMAT.md §6.3).
+struct PartStream {
+  std::string key;
+  std::string sidecar_tag;
+  MultipartProgress progress;  // parts sent and journaled; their staging space is released
+  UploadStats sent;            // what those parts cost
+  std::map<uint64_t, std::future<Result<store::PartInfo>>> in_flight;
+};
+
 struct OpenFile {
   std::mutex mutex;  // lock order: namespace → open file → table
   // Shared so a read can fetch and open chunks without holding the mutex.
@@ -60,6 +76,8 @@ struct OpenFile {
   std::set<uint64_t> dirty;  // chunks sealed in the staging file
   std::unique_ptr<StagingFile> staging;
   bool unlinked = false;  // content kept in staging for open handles only
+  // Declared after `staging`: destroyed first, so no part upload outlives the staging file.
+  std::unique_ptr<PartStream> stream;
   // Sequential-read detection for readahead.
   uint64_t next_sequential = 0;
   uint64_t readahead_chunks = 0;

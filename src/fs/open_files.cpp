@@ -255,10 +255,13 @@ Status VolumeFilesystem::rewriteChunks(OpenFile& file, const std::string& key, u
                                        ByteSpan patch) {
   const uint64_t old_size = file.size;
   if (file.remote_size > 0 || !file.dirty.empty()) {
-    // Prefetch the clean chunks this write needs in one go (parallel ranged GETs).
+    // Prefetch the clean chunks this write needs in one go (parallel ranged GETs): only those
+    // below the current size (past it, or after a truncation to 0 under a new file id, the
+    // remote chunks are not this file's content).
     bool any_clean = false;
     for (uint64_t i = first; i <= last && !any_clean; ++i) {
-      any_clean = !file.dirty.contains(i) && i < layout_.chunkCount(file.remote_size);
+      any_clean = !file.dirty.contains(i) && i < layout_.chunkCount(file.remote_size) &&
+                  layout_.chunkPlainOffset(i) < old_size;
     }
     if (any_clean) {
       S3C_RETURN_IF_ERROR(fetchRemote(file, key, first, last - first + 1, last - first + 1));
@@ -298,6 +301,12 @@ Status VolumeFilesystem::rewriteChunks(OpenFile& file, const std::string& key, u
 }
 
 Status VolumeFilesystem::resizeLocked(OpenFile& file, const NodePtr& node, uint64_t new_size) {
+  if (new_size == 0) dropStreamLocked(file);
+  if (file.stream && (new_size < file.size || outgrowsStreamLocked(file, new_size))) {
+    // Cutting into parts already sent (their staging space is gone): complete them first.
+    S3C_RETURN_IF_ERROR(uploadLocked(file, node));
+    if (!file.cipher) return lostWhileOpenError();
+  }
   if (new_size == 0) {
     // A rewrite from scratch gets a new file id, which resets its nonce budget (FORMAT §4.3).
     S3C_ASSIGN_OR_RETURN(format::FileCipher cipher, objects_.newFileCipher());
@@ -317,6 +326,20 @@ Status VolumeFilesystem::resizeLocked(OpenFile& file, const NodePtr& node, uint6
     }
     S3C_RETURN_IF_ERROR(rewriteChunks(file, key, new_size, new_last, new_last, 0, {}));
   } else {
+    // Growing by more than a few parts (a big hole): a part at a time, each streamed out before
+    // the next is staged, so the hole needs no more staging space than a sequential write.
+    // (Such a growth that fails half way leaves the file grown by the parts done.)
+    const uint64_t step = partBytesFor(file, new_size);
+    while (new_size - file.size > 2 * step) {
+      uint64_t to = (file.size / step + 1) * step;
+      uint64_t from_chunk = layout_.lastChunkIndex(file.size);
+      uint64_t to_chunk = layout_.lastChunkIndex(to);
+      S3C_RETURN_IF_ERROR(rewriteChunks(file, key, to, from_chunk, to_chunk, 0, {}));
+      file.size = to;
+      setSizeAttrs(node, to, false);
+      S3C_RETURN_IF_ERROR(journalLocked(file, node));
+      S3C_RETURN_IF_ERROR(streamPartsLocked(file, node, from_chunk, to_chunk));
+    }
     uint64_t old_last = layout_.lastChunkIndex(file.size);
     S3C_RETURN_IF_ERROR(rewriteChunks(file, key, new_size, old_last, new_last, 0, {}));
   }
@@ -346,20 +369,19 @@ Status VolumeFilesystem::journalLocked(OpenFile& file, const NodePtr& node) {
       record.attributes_text,
       format::sealAttributesText(*newest, volume_->descriptor().cipher, record.key, attrs));
   record.chunks.assign(file.dirty.begin(), file.dirty.end());
+  if (file.stream) {
+    record.upload_id = file.stream->progress.upload_id;
+    record.chunks_per_part = file.stream->progress.chunks_per_part;
+    record.sidecar_tag = file.stream->sidecar_tag;
+    for (const auto& [number, part] : file.stream->progress.parts)
+      record.parts.push_back(part);
+  }
   return file.staging->writeJournal(record);
 }
 
 Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableByteSpan out) {
-  S3C_ASSIGN_OR_RETURN(Handle h, handleOf(handle));
-  if ((h.flags & O_ACCMODE) == O_WRONLY) {
-    return errnoError(ErrorKind::kInvalidArgument, EBADF, "not open for reading");
-  }
-  FilePtr file;
-  {
-    std::lock_guard lock(table_mutex_);
-    file = h.node->file;
-  }
-  if (file == nullptr) return errnoError(ErrorKind::kInvalidArgument, EBADF, "file not open");
+  S3C_ASSIGN_OR_RETURN(auto opened, openFileOf(handle, O_WRONLY, "not open for reading"));
+  auto& [h, file] = opened;
   // Three steps so that readers of one file fetch in parallel: decide what to fetch (locked),
   // fetch and open it into the cache (unlocked), copy out (locked; whatever changed meanwhile,
   // a write or an upload, is then read from staging or fetched again).
@@ -372,6 +394,10 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
     if (offset >= file->size || out.empty()) return size_t{0};
     uint64_t length = std::min<uint64_t>(out.size(), file->size - offset);
     span = layout_.chunksFor(offset, length);
+    if (touchesSentPartsLocked(*file, span.first, span.first + span.count - 1)) {
+      S3C_RETURN_IF_ERROR(uploadLocked(*file, h.node));
+      if (!file->cipher) return lostWhileOpenError();
+    }
     S3C_RETURN_IF_ERROR(
         ensureCipher(*file, h.node, span.first == 0 ? std::max<uint64_t>(span.count, 4) : 0));
     S3C_ASSIGN_OR_RETURN(key, keyOf(h.node));
@@ -414,33 +440,37 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
 }
 
 Result<size_t> VolumeFilesystem::write(HandleId handle, uint64_t offset, ByteSpan data) {
-  S3C_ASSIGN_OR_RETURN(Handle h, handleOf(handle));
-  if ((h.flags & O_ACCMODE) == O_RDONLY) {
-    return errnoError(ErrorKind::kInvalidArgument, EBADF, "not open for writing");
-  }
-  FilePtr file;
-  {
-    std::lock_guard lock(table_mutex_);
-    file = h.node->file;
-  }
-  if (file == nullptr) return errnoError(ErrorKind::kInvalidArgument, EBADF, "file not open");
+  S3C_ASSIGN_OR_RETURN(auto opened, openFileOf(handle, O_RDONLY, "not open for writing"));
+  auto& [h, file] = opened;
   std::lock_guard file_lock(file->mutex);
   if ((h.flags & O_APPEND) != 0) offset = file->size;
   if (data.empty()) return size_t{0};
-  S3C_RETURN_IF_ERROR(ensureCipher(*file, h.node));
-  S3C_ASSIGN_OR_RETURN(std::string key, keyOf(h.node));
   uint64_t end = offset + data.size();
   uint64_t new_size = std::max(file->size, end);
   uint64_t first = layout_.chunkIndexOf(offset);
   uint64_t last = layout_.chunkIndexOf(end - 1);
   // Growing the file also rewrites the old last chunk (no longer final, padded) and any gap.
   if (new_size > file->size) first = std::min(first, layout_.lastChunkIndex(file->size));
+  if (touchesSentPartsLocked(*file, first, last) || outgrowsStreamLocked(*file, new_size)) {
+    // A write into a part already sent: the upload completes first, and this write then
+    // rewrites that part of the new version (sent again, the rest copied server-side).
+    S3C_RETURN_IF_ERROR(uploadLocked(*file, h.node));
+    if (!file->cipher) return lostWhileOpenError();
+  }
+  S3C_RETURN_IF_ERROR(ensureCipher(*file, h.node));
+  if (offset > file->size && offset - file->size > 2 * partBytesFor(*file, new_size)) {
+    // A write far past the end: the hole first, streamed a part at a time (resizeLocked).
+    S3C_RETURN_IF_ERROR(resizeLocked(*file, h.node, offset));
+    first = std::min(layout_.chunkIndexOf(offset), layout_.lastChunkIndex(file->size));
+  }
+  S3C_ASSIGN_OR_RETURN(std::string key, keyOf(h.node));
   size_t dirty_before = file->dirty.size();
   S3C_RETURN_IF_ERROR(rewriteChunks(*file, key, new_size, first, last, offset, data));
   bool grew = new_size != file->size;
   file->size = new_size;
   setSizeAttrs(h.node, new_size, true);
   if (grew || file->dirty.size() != dirty_before) S3C_RETURN_IF_ERROR(journalLocked(*file, h.node));
+  S3C_RETURN_IF_ERROR(streamPartsLocked(*file, h.node, first, last));
   return data.size();
 }
 
@@ -457,10 +487,7 @@ Status VolumeFilesystem::saveConflict(const NodePtr& node, const std::string& ke
   attrs.size = source.size;
   attrs.content_key_version = cipher.header().key_version;
   attrs.file_id = cipher.header().file_id;
-  S3C_ASSIGN_OR_RETURN(Bytes suffix, crypto::randomBytes(3));
-  std::string conflict_path =
-      path + ".conflict-" + std::to_string(nowNs() / 1000000000) + "-" + toHex(suffix);
-  S3C_ASSIGN_OR_RETURN(std::string conflict_key, objects_.objectKey(conflict_path));
+  S3C_ASSIGN_OR_RETURN(std::string conflict_key, conflictKeyFor(path));
   S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
                        ErrnoMappingStore::map(objects_.sealToMetadata(conflict_key, attrs)));
   if (body) {
@@ -485,16 +512,16 @@ Status VolumeFilesystem::saveConflict(const NodePtr& node, const std::string& ke
 Status VolumeFilesystem::uploadLocked(OpenFile& file, const NodePtr& node) {
   if (file.unlinked || file.dirty.empty()) return ok();
   format::Attributes attrs;
+  std::string old_sidecar;
   {
     std::lock_guard lock(table_mutex_);
     attrs = node->attrs;
+    old_sidecar = node->sidecar_key;
   }
   S3C_ASSIGN_OR_RETURN(std::string key, keyOf(node));
   attrs.size = file.size;
   attrs.content_key_version = file.cipher->header().key_version;
   attrs.file_id = file.cipher->header().file_id;
-  S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
-                       ErrnoMappingStore::map(objects_.sealToMetadata(key, attrs)));
   UploadSource source;
   source.cipher = file.cipher.get();
   source.size = file.size;
@@ -502,41 +529,57 @@ Status VolumeFilesystem::uploadLocked(OpenFile& file, const NodePtr& node) {
   source.staging = file.staging.get();
   source.base_key = key;
   source.base_etag = file.remote_etag;
-  UploadTarget target{key, metadata, {}};
-  if (!file.remote_etag.empty() && caps_.conditional_put_if_match) {
-    target.condition.if_match = file.remote_etag;
-  } else if (file.remote_etag.empty() && caps_.conditional_put_if_none_match) {
-    target.condition.if_none_match = true;
-  }
+  const store::WriteCondition condition = replaceCondition(file.remote_etag);
+  UploadStats stats;
   Result<store::ObjectInfo> uploaded = Error(ErrorKind::kInternal, "not uploaded");
-  std::optional<Bytes> body;
-  if (layout_.partCount(file.size, uploader_.chunksPerPart(layout_, file.size)) <= 1) {
-    auto assembled = uploader_.assemble(source);
-    if (assembled) {
-      body = std::move(assembled).value();
-      uploaded = store_.put(key, *body, store::PutOptions{metadata, target.condition});
-    } else {
-      uploaded = assembled.error();
-    }
+  std::string sidecar;
+  if (file.stream) {
+    // Whatever fails here, nothing is dropped: the parts sent stay in the upload, the rest in
+    // staging, both named by the journal.
+    uploaded = finishStreamLocked(file, node, source, attrs, condition, stats);
+    if (!uploaded) return uploaded.error().withContext("uploading " + key);
+    sidecar = objects_.sidecarKey(key, file.stream->sidecar_tag);
+    file.stream.reset();
   } else {
-    uploaded = uploader_.upload(source, target);
+    S3C_ASSIGN_OR_RETURN(store::Metadata metadata,
+                         ErrnoMappingStore::map(objects_.sealToMetadata(key, attrs)));
+    sidecar = objects_.sidecarKeyOf(key, metadata);
+    UploadTarget target{key, metadata, condition};
+    std::optional<Bytes> body;
+    if (layout_.partCount(file.size, uploader_.chunksPerPart(layout_, file.size)) <= 1) {
+      auto assembled = uploader_.assemble(source);
+      if (assembled) {
+        body = std::move(assembled).value();
+        uploaded = store_.put(key, *body, store::PutOptions{metadata, target.condition});
+      } else {
+        uploaded = assembled.error();
+      }
+    } else {
+      uploaded = uploader_.upload(source, target, &stats);
+    }
+    if (!uploaded) {
+      if (!sidecar.empty()) (void)store_.remove(sidecar);
+      bool lost = isLostRace(uploaded.error()) ||
+                  (uploaded.error().kind() == ErrorKind::kNotFound && target.condition.if_match);
+      if (!lost) return uploaded.error().withContext("uploading " + key);
+      S3C_RETURN_IF_ERROR(saveConflict(node, key, *file.cipher, source, std::move(body)));
+      // Ours is safe under the conflict name; from now on this file shows the winner's version.
+      file.staging->discard();
+      file.staging.reset();
+      file.dirty.clear();
+      file.cipher.reset();
+      std::lock_guard lock(table_mutex_);
+      node->attrs_known = false;
+      node->fetched = {};
+      file.remote_etag.clear();
+      return ok();
+    }
   }
-  if (!uploaded) {
-    bool lost = isLostRace(uploaded.error()) ||
-                (uploaded.error().kind() == ErrorKind::kNotFound && target.condition.if_match);
-    if (!lost) return uploaded.error().withContext("uploading " + key);
-    S3C_RETURN_IF_ERROR(saveConflict(node, key, *file.cipher, source, std::move(body)));
-    // Ours is safe under the conflict name; from now on this file shows the winner's version.
-    file.staging->discard();
-    file.staging.reset();
-    file.dirty.clear();
-    file.cipher.reset();
-    std::lock_guard lock(table_mutex_);
-    node->attrs_known = false;
-    node->fetched = {};
-    file.remote_etag.clear();
-    return ok();
+  if (stats.parts_sent + stats.parts_copied > 1) {
+    log::info("object {}: {} parts sent ({} bytes), {} copied server-side", key, stats.parts_sent,
+              stats.bytes_sent, stats.parts_copied);
   }
+  if (!old_sidecar.empty() && old_sidecar != sidecar) (void)store_.remove(old_sidecar);
   file.staging->discard();
   file.staging.reset();
   file.dirty.clear();
@@ -547,7 +590,7 @@ Status VolumeFilesystem::uploadLocked(OpenFile& file, const NodePtr& node) {
   node->attrs.size = file.size;
   node->attrs.content_key_version = attrs.content_key_version;
   node->attrs.file_id = attrs.file_id;
-  node->sidecar = volume::VolumeObjects::usesSidecar(metadata);
+  node->sidecar_key = sidecar;
   node->fetched = Clock::now();
   return ok();
 }
@@ -616,6 +659,7 @@ Status VolumeFilesystem::release(HandleId handle) {
       // Last handle: an unlinked file's staged copy goes with it.
       std::lock_guard file_lock(file->mutex);
       if (file->unlinked && file->staging) {
+        dropStreamLocked(*file);
         file->staging->discard();
         file->staging.reset();
         file->dirty.clear();

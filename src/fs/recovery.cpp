@@ -67,6 +67,16 @@ Status VolumeFilesystem::recoverJournals() {
       continue;
     }
     std::set<uint64_t> dirty(record->chunks.begin(), record->chunks.end());
+    // Chunks of parts already sent may have no staging space any more: they are not checked
+    // and not sent again (those parts complete from the upload).
+    MultipartProgress progress{record->upload_id, record->chunks_per_part, {}};
+    for (const store::PartInfo& part : record->parts) {
+      progress.parts[part.part_number] = part;
+      format::ChunkSpan span =
+          layout_.partChunks(part.part_number, record->chunks_per_part, record->size);
+      for (uint64_t c = span.first; c < span.first + span.count; ++c)
+        dirty.erase(c);
+    }
     dropTornChunks(*record, *cipher, **staging, dirty);
     UploadSource source;
     source.cipher = &*cipher;
@@ -75,21 +85,28 @@ Status VolumeFilesystem::recoverJournals() {
     source.staging = staging->get();
     source.base_key = record->key;
     source.base_etag = record->base_etag;
-    auto metadata = ErrnoMappingStore::map(objects_.sealToMetadata(record->key, *attrs));
-    if (!metadata) {
-      log::error("staging journal {}: {}", journal, metadata.error().describe());
-      continue;
+    Result<store::ObjectInfo> uploaded = Error(ErrorKind::kInternal, "not uploaded");
+    if (!record->upload_id.empty()) {
+      uploaded = resumeUpload(*record, source, *attrs, progress);
+    } else {
+      auto metadata = ErrnoMappingStore::map(objects_.sealToMetadata(record->key, *attrs));
+      if (!metadata) {
+        log::error("staging journal {}: {}", journal, metadata.error().describe());
+        continue;
+      }
+      uploaded = uploader_.upload(
+          source, UploadTarget{record->key, *metadata, replaceCondition(record->base_etag)});
     }
-    UploadTarget target{record->key, *metadata, {}};
-    if (!record->base_etag.empty() && caps_.conditional_put_if_match) {
-      target.condition.if_match = record->base_etag;
-    } else if (record->base_etag.empty() && caps_.conditional_put_if_none_match) {
-      target.condition.if_none_match = true;
-    }
-    auto uploaded = uploader_.upload(source, target);
     if (uploaded) {
       log::info("recovered unflushed writes of object {} from the staging journal", record->key);
       (*staging)->discard();
+      continue;
+    }
+    if (!record->upload_id.empty()) {
+      log::error(
+          "object {}: the upload started before the crash could not be completed, staging "
+          "journal {} left in place: {}",
+          record->key, journal, uploaded.error().describe());
       continue;
     }
     bool lost = isLostRace(uploaded.error()) || uploaded.error().kind() == ErrorKind::kNotFound;
@@ -100,17 +117,14 @@ Status VolumeFilesystem::recoverJournals() {
     }
     // The object changed (or went) since: keep ours next to it under a conflict name.
     auto path = objects_.pathOfKey(record->key);
-    auto suffix = crypto::randomBytes(3);
-    if (!path || !suffix || !Uploader::allStaged(source)) {
+    if (!path || !Uploader::allStaged(source)) {
       log::error(
           "object {} changed since the crash and the staged changes cannot be "
           "completed; staging journal {} left in place",
           record->key, journal);
       continue;
     }
-    std::string conflict_path =
-        *path + ".conflict-" + std::to_string(nowNs() / 1000000000) + "-" + toHex(*suffix);
-    auto conflict_key = objects_.objectKey(conflict_path);
+    auto conflict_key = conflictKeyFor(*path);
     if (!conflict_key) continue;
     auto conflict_metadata = ErrnoMappingStore::map(objects_.sealToMetadata(*conflict_key, *attrs));
     if (!conflict_metadata) continue;
@@ -127,6 +141,34 @@ Status VolumeFilesystem::recoverJournals() {
     (*staging)->discard();
   }
   return ok();
+}
+
+// Completes a multipart upload a killed daemon had started (its journal names the parts sent):
+// the remaining parts from staging or the base, the sidecar of that version, then the
+// completion, conditional on the base as the live path is.
+Result<store::ObjectInfo> VolumeFilesystem::resumeUpload(const JournalRecord& record,
+                                                         const UploadSource& source,
+                                                         const format::Attributes& attrs,
+                                                         const MultipartProgress& progress) {
+  std::string old_sidecar;
+  if (!record.base_etag.empty()) {
+    auto base = store_.head(record.key);
+    if (base && base->etag == record.base_etag) {
+      old_sidecar = objects_.sidecarKeyOf(record.key, base->metadata);
+    }
+  }
+  S3C_RETURN_IF_ERROR(
+      ErrnoMappingStore::map(objects_.writeSidecar(record.key, record.sidecar_tag, attrs)));
+  UploadTarget target{record.key, volume::VolumeObjects::sidecarMetadata(record.sidecar_tag),
+                      replaceCondition(record.base_etag)};
+  auto done = uploader_.finish(source, target, progress);
+  std::string sidecar = objects_.sidecarKey(record.key, record.sidecar_tag);
+  if (!done) {
+    (void)store_.remove(sidecar);
+    return done;
+  }
+  if (!old_sidecar.empty() && old_sidecar != sidecar) (void)store_.remove(old_sidecar);
+  return done;
 }
 
 }  // namespace s3cryptfs::fs

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "s3cryptfs/crypto/random.h"
+#include "s3cryptfs/format/attributes.h"
 
 namespace s3cryptfs::fs {
 
@@ -48,6 +49,14 @@ std::string encodeJournal(const JournalRecord& record) {
   out << "size " << record.size << "\n";
   out << "header " << toHex(record.header) << "\n";
   out << "attributes " << record.attributes_text << "\n";
+  if (!record.upload_id.empty()) {
+    out << "upload " << toHex(asBytes(record.upload_id)) << " " << record.chunks_per_part << " "
+        << record.sidecar_tag << "\n";
+    for (const store::PartInfo& part : record.parts) {
+      out << "part " << part.part_number << " " << toHex(asBytes(part.etag)) << " " << part.size
+          << "\n";
+    }
+  }
   // Runs of chunks ("0-15 20-20"), so a long sequential write keeps the record short.
   out << "chunks";
   for (size_t i = 0; i < record.chunks.size();) {
@@ -93,6 +102,28 @@ Result<JournalRecord> decodeJournal(std::string_view text) {
       if (!fromHex(value, record.header)) return bad("bad header");
     } else if (field == "attributes") {
       record.attributes_text = value;
+    } else if (field == "upload") {
+      std::istringstream fields(value);
+      std::string id;
+      if (!(fields >> id >> record.chunks_per_part >> record.sidecar_tag) || !fromHex(id, bytes) ||
+          bytes.empty() || record.chunks_per_part == 0 ||
+          format::sidecarTagOf(std::string(format::kSidecarTagPrefix) + record.sidecar_tag)
+              .value_or("")
+              .empty()) {
+        return bad("bad upload");
+      }
+      record.upload_id.assign(bytes.begin(), bytes.end());
+    } else if (field == "part") {
+      std::istringstream fields(value);
+      store::PartInfo part;
+      std::string etag;
+      if (!(fields >> part.part_number >> etag >> part.size) || !fromHex(etag, bytes) ||
+          part.part_number == 0 ||
+          (!record.parts.empty() && part.part_number <= record.parts.back().part_number)) {
+        return bad("bad part");
+      }
+      part.etag.assign(bytes.begin(), bytes.end());
+      record.parts.push_back(std::move(part));
     } else if (field == "chunks") {
       std::istringstream chunks(value);
       std::string run;
@@ -122,6 +153,7 @@ Result<JournalRecord> decodeJournal(std::string_view text) {
   }
   // A record without its end line was cut short: treat it as damaged, never half-apply it.
   if (!ended || record.key.empty() || record.header.empty()) return bad("incomplete record");
+  if (!record.parts.empty() && record.upload_id.empty()) return bad("parts without an upload");
   return record;
 }
 
@@ -167,6 +199,17 @@ Status StagingFile::reserve(uint64_t offset, uint64_t length) {
   } while (rc != 0 && errno == EINTR);
   // A filesystem without fallocate keeps the old behaviour (the write itself reports ENOSPC).
   if (rc != 0 && errno != EOPNOTSUPP) return ioError(errno, "reserving staging file " + data_path_);
+  return ok();
+}
+
+Status StagingFile::release(uint64_t offset, uint64_t length) {
+  if (length == 0) return ok();
+  int rc = 0;
+  do {
+    rc = ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                     static_cast<off_t>(length));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return ioError(errno, "releasing space of staging file " + data_path_);
   return ok();
 }
 

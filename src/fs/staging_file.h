@@ -7,6 +7,7 @@
 
 #include "s3cryptfs/core/bytes.h"
 #include "s3cryptfs/core/result.h"
+#include "s3cryptfs/store/object_store.h"
 
 namespace s3cryptfs::fs {
 
@@ -21,6 +22,13 @@ struct JournalRecord {
   Bytes header;
   std::string attributes_text;  // sealed for `key` (base64)
   std::vector<uint64_t> chunks;
+  // A multipart upload started before the file was complete ("" for none): its part size in
+  // chunks, the tag of the sidecar its metadata points at, and the parts already sent (the
+  // staging space of their chunks may have been released).
+  std::string upload_id;
+  uint64_t chunks_per_part = 0;
+  std::string sidecar_tag;
+  std::vector<store::PartInfo> parts;
 };
 
 std::string encodeJournal(const JournalRecord& record);
@@ -44,6 +52,9 @@ class StagingFile {
   // runs out of space half way would tear the chunk it replaces.
   Status reserve(uint64_t offset, uint64_t length);
   Status read(uint64_t offset, MutableByteSpan out) const;
+  // Gives [offset, offset + length) back to the filesystem (a hole; the size stays): the chunks
+  // there were uploaded and are no longer needed locally.
+  Status release(uint64_t offset, uint64_t length);
   Status writeJournal(const JournalRecord& record);
   Result<JournalRecord> readJournal() const;
   // Forgets the journal (the staged data must not be uploaded any more: the file was unlinked).

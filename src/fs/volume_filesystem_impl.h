@@ -87,6 +87,12 @@ inline bool isLostRace(const Error& error) {
   return error.kind() == ErrorKind::kPreconditionFailed;
 }
 
+// An open file whose object another writer replaced (our version went to a conflict name).
+inline Error lostWhileOpenError() {
+  return errnoError(ErrorKind::kPreconditionFailed, EIO,
+                    "the file was replaced by another writer while open");
+}
+
 class VolumeFilesystem final : public Filesystem {
  public:
   VolumeFilesystem(std::shared_ptr<volume::Volume> volume, FilesystemOptions options)
@@ -109,6 +115,9 @@ class VolumeFilesystem final : public Filesystem {
   }
 
   Status recoverJournals();
+  Result<store::ObjectInfo> resumeUpload(const JournalRecord& record, const UploadSource& source,
+                                         const format::Attributes& attrs,
+                                         const MultipartProgress& progress);
   void dropTornChunks(const JournalRecord& record, const format::FileCipher& cipher,
                       const StagingFile& staging, std::set<uint64_t>& dirty);
 
@@ -168,7 +177,7 @@ class VolumeFilesystem final : public Filesystem {
     format::Attributes attrs;
     std::string etag;
     bool implicit_dir = false;
-    bool sidecar = false;
+    std::string sidecar_key;
   };
 
   // ---- table helpers (table_mutex_ held where the name says Locked) ----
@@ -248,7 +257,7 @@ class VolumeFilesystem final : public Filesystem {
       takeAttrsLocked(*node, probe.attrs);
       node->etag = probe.etag;
       node->implicit_dir = probe.implicit_dir;
-      node->sidecar = probe.sidecar;
+      node->sidecar_key = probe.sidecar_key;
     }
     node->attrs_known = true;
     node->fetched = Clock::now();
@@ -308,6 +317,12 @@ class VolumeFilesystem final : public Filesystem {
   Result<Probe> probe(const std::string& path);
   Result<Probe> probeObject(const std::string& key, const store::ObjectInfo& info);
   Result<Probe> probeMarker(const std::string& key, const store::ObjectInfo& info);
+  Probe foundProbe(const std::string& key, const store::ObjectInfo& info,
+                   format::Attributes attrs) const;
+  // What a HEAD of an object (or of a directory marker) says: nothing for a missing key or a
+  // foreign object, the error for any other failure.
+  Result<std::optional<Probe>> probeHead(const std::string& key,
+                                         const Result<store::ObjectInfo>& head, bool marker);
   // Re-reads a node's attributes when stale (or always with force, e.g. after a lost race).
   Status refreshNode(const NodePtr& node, bool force = false);
   Result<NodePtr> lookupChild(InodeId parent, std::string_view name);
@@ -330,6 +345,8 @@ class VolumeFilesystem final : public Filesystem {
                                    std::string_view target,
                                    std::optional<format::FileCipher>* cipher_out = nullptr);
   Result<Probe> listProbe(const std::string& path);
+  // The first `count` entries (objects and common prefixes) directly below a directory.
+  Result<store::ListPage> firstEntries(const std::string& path, uint32_t count);
 
   // ---- open files ----
   Result<FilePtr> attachFile(const NodePtr& node);
@@ -384,7 +401,62 @@ class VolumeFilesystem final : public Filesystem {
   Status saveConflict(const NodePtr& node, const std::string& key, const format::FileCipher& cipher,
                       const UploadSource& source, std::optional<Bytes> body);
   Status materializeLocked(OpenFile& file, const NodePtr& node);
+  // ---- streaming multipart uploads (part_stream.cpp) ----
+  // After a write of chunks [first, last]: sends the parts it made final, starting the upload
+  // once the file has outgrown one part; waits only while upload_concurrency parts are in flight.
+  Status streamPartsLocked(OpenFile& file, const NodePtr& node, uint64_t first, uint64_t last);
+  Status startStreamLocked(OpenFile& file, const NodePtr& node, uint64_t chunks_per_part);
+  // Records the parts whose upload ended (all, with wait): journaled, then staging released.
+  Status collectPartsLocked(OpenFile& file, const NodePtr& node, bool wait);
+  // Whether chunks [first, last] lie in parts sent or in flight: a read or write of them first
+  // completes the upload (their staging space is gone, and the object is the only copy).
+  bool touchesSentPartsLocked(const OpenFile& file, uint64_t first, uint64_t last) const;
+  // Bytes per part of the file's upload: the stream's, or what a file of `size` would get.
+  uint64_t partBytesFor(const OpenFile& file, uint64_t size) const {
+    uint64_t chunks = file.stream ? file.stream->progress.chunks_per_part
+                                  : uploader_.chunksPerPart(layout_, size);
+    return chunks * layout_.chunkSize();
+  }
+  // Whether the stream's part size is too small for new_size (more than 10 000 parts).
+  bool outgrowsStreamLocked(const OpenFile& file, uint64_t new_size) const;
+  // Aborts the upload: its data is not wanted any more (truncated to 0, unlinked).
+  void dropStreamLocked(OpenFile& file);
+  Result<store::ObjectInfo> finishStreamLocked(OpenFile& file, const NodePtr& node,
+                                               const UploadSource& source,
+                                               const format::Attributes& attrs,
+                                               store::WriteCondition condition, UploadStats& stats);
+  // Copies the object now at `key` (another writer's) to a conflict name (`aside`, "" when it
+  // is gone); returns the condition under which ours may replace exactly that version.
+  Result<store::WriteCondition> keepWinnerAside(const std::string& key, std::string& aside);
+  Result<std::string> conflictKeyFor(const std::string& path);
+  // The condition that makes a write replace exactly the version `base_etag` ("" for none).
+  store::WriteCondition replaceCondition(const std::string& base_etag) const {
+    store::WriteCondition condition;
+    if (!base_etag.empty() && caps_.conditional_put_if_match) {
+      condition.if_match = base_etag;
+    } else if (base_etag.empty() && caps_.conditional_put_if_none_match) {
+      condition.if_none_match = true;
+    }
+    return condition;
+  }
   Status flushNode(const NodePtr& node);
+  // The open file of a handle whose access mode is not `refused` (else EBADF).
+  Result<std::pair<Handle, FilePtr>> openFileOf(HandleId handle, int refused, const char* refusal) {
+    S3C_ASSIGN_OR_RETURN(Handle h, handleOf(handle));
+    if ((h.flags & O_ACCMODE) == refused) {
+      return errnoError(ErrorKind::kInvalidArgument, EBADF, refusal);
+    }
+    std::lock_guard lock(table_mutex_);
+    if (h.node->file == nullptr) {
+      return errnoError(ErrorKind::kInvalidArgument, EBADF, "file not open");
+    }
+    FilePtr file = h.node->file;
+    return std::make_pair(std::move(h), std::move(file));
+  }
+  // A server-side copy of the object at from_key to to_key with its attribute block re-sealed
+  // for to_key (a block is bound to its key), if from_key is still the version a HEAD saw.
+  // Returns what that HEAD saw.
+  Result<store::ObjectInfo> copyResealed(const std::string& from_key, const std::string& to_key);
   Result<Handle> handleOf(HandleId handle) {
     std::lock_guard lock(table_mutex_);
     auto found = handles_.find(handle);

@@ -184,6 +184,7 @@ Result<ObjectInfo> FaultInjectingObjectStore::head(std::string_view key) {
 
 Result<ObjectInfo> FaultInjectingObjectStore::put(std::string_view key, ByteSpan body,
                                                   const PutOptions& options) {
+  bytes_sent_ += body.size();
   return run(StoreOp::kPut, [&] { return inner_->put(key, body, options); });
 }
 
@@ -214,6 +215,7 @@ Result<std::string> FaultInjectingObjectStore::createMultipart(std::string_view 
 Result<PartInfo> FaultInjectingObjectStore::uploadPart(std::string_view key,
                                                        std::string_view upload_id,
                                                        uint32_t part_number, ByteSpan body) {
+  bytes_sent_ += body.size();
   return run(StoreOp::kUploadPart,
              [&] { return inner_->uploadPart(key, upload_id, part_number, body); });
 }

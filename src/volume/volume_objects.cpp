@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "s3cryptfs/crypto/random.h"
+
 namespace s3cryptfs::volume {
 
 namespace {
@@ -77,15 +79,34 @@ Result<store::Metadata> VolumeObjects::sealToMetadata(std::string_view key,
   const format::VolumeKeys* newest = ring_.newest();
   S3C_ASSIGN_OR_RETURN(std::string text,
                        format::sealAttributesText(*newest, cipher_, key, attributes));
-  store::Metadata metadata;
   if (format::fitsInMetadata(text)) {
+    store::Metadata metadata;
     metadata[std::string(format::kAttributeMetadataName)] = std::move(text);
     return metadata;
   }
-  S3C_ASSIGN_OR_RETURN(Bytes sealed, format::sealAttributes(*newest, cipher_, key, attributes));
-  S3C_RETURN_IF_ERROR(store_.put(sidecarKey(key), sealed, store::PutOptions{}));
-  metadata[std::string(format::kAttributeMetadataName)] = std::string(format::kSidecarMarker);
+  S3C_ASSIGN_OR_RETURN(std::string tag, newSidecarTag());
+  S3C_RETURN_IF_ERROR(writeSidecar(key, tag, attributes));
+  return sidecarMetadata(tag);
+}
+
+Result<std::string> VolumeObjects::newSidecarTag() {
+  S3C_ASSIGN_OR_RETURN(Bytes random, crypto::randomBytes(format::kSidecarTagChars / 2));
+  return toHex(random);
+}
+
+store::Metadata VolumeObjects::sidecarMetadata(std::string_view tag) {
+  store::Metadata metadata;
+  metadata[std::string(format::kAttributeMetadataName)] =
+      std::string(format::kSidecarTagPrefix) + std::string(tag);
   return metadata;
+}
+
+Status VolumeObjects::writeSidecar(std::string_view key, std::string_view tag,
+                                   const format::Attributes& attributes) const {
+  S3C_ASSIGN_OR_RETURN(Bytes sealed,
+                       format::sealAttributes(*ring_.newest(), cipher_, key, attributes));
+  S3C_RETURN_IF_ERROR(store_.put(sidecarKey(key, tag), sealed, store::PutOptions{}));
+  return ok();
 }
 
 Result<format::Attributes> VolumeObjects::openFromMetadata(std::string_view key,
@@ -94,10 +115,9 @@ Result<format::Attributes> VolumeObjects::openFromMetadata(std::string_view key,
   if (entry == metadata.end()) {
     return Error(ErrorKind::kNotFound, "object has no s3cryptfs attribute block");
   }
-  if (entry->second != format::kSidecarMarker) {
-    return format::openAttributesText(ring_, key, entry->second);
-  }
-  auto sidecar = store_.get(sidecarKey(key), std::nullopt);
+  std::optional<std::string> tag = format::sidecarTagOf(entry->second);
+  if (!tag) return format::openAttributesText(ring_, key, entry->second);
+  auto sidecar = store_.get(sidecarKey(key, *tag), std::nullopt);
   if (!sidecar) {
     if (sidecar.error().kind() == ErrorKind::kNotFound) {
       return Error(ErrorKind::kCorrupt, "the attribute sidecar of the object is missing");
@@ -109,11 +129,20 @@ Result<format::Attributes> VolumeObjects::openFromMetadata(std::string_view key,
 
 bool VolumeObjects::usesSidecar(const store::Metadata& metadata) {
   auto entry = metadata.find(std::string(format::kAttributeMetadataName));
-  return entry != metadata.end() && entry->second == format::kSidecarMarker;
+  return entry != metadata.end() && format::sidecarTagOf(entry->second).has_value();
 }
 
-std::string VolumeObjects::sidecarKey(std::string_view key) const {
-  return format::attributeSidecarKey("", key);
+std::string VolumeObjects::sidecarKeyOf(std::string_view key,
+                                        const store::Metadata& metadata) const {
+  auto entry = metadata.find(std::string(format::kAttributeMetadataName));
+  if (entry == metadata.end()) return {};
+  std::optional<std::string> tag = format::sidecarTagOf(entry->second);
+  return tag ? sidecarKey(key, *tag) : std::string();
+}
+
+std::string VolumeObjects::sidecarKey(std::string_view key, std::string_view tag) const {
+  return tag.empty() ? format::attributeSidecarKey("", key)
+                     : format::attributeSidecarKey("", key, tag);
 }
 
 Result<format::FileCipher> VolumeObjects::newFileCipher() const {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,13 @@ inline constexpr std::string_view kAttributeAadLabel = "s3cryptfs v1 attributes"
 // block in base64, or kSidecarMarker when the block lives in the sidecar object.
 inline constexpr std::string_view kAttributeMetadataName = "s3c-attr";
 inline constexpr std::string_view kSidecarMarker = "sidecar";
+// "sidecar:" + a tag of kSidecarTagChars lower-case hex digits: the block is in the sidecar of
+// that version (attributeSidecarKey with the tag). What every new sidecar is written as.
+inline constexpr std::string_view kSidecarTagPrefix = "sidecar:";
+inline constexpr size_t kSidecarTagChars = 16;
+// The tag of a metadata value: "" for the untagged kSidecarMarker, nullopt when the value names
+// no sidecar (an inline block) or is a malformed reference.
+std::optional<std::string> sidecarTagOf(std::string_view metadata_value);
 // S3 allows 2 KiB of user metadata (names + values); this leaves room for other entries.
 inline constexpr size_t kMaxInlineAttributeChars = 1800;
 inline constexpr size_t kMaxXattrNameBytes = 255;

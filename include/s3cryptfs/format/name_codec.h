@@ -33,6 +33,11 @@ std::string volumeDescriptorKey(std::string_view prefix);
 // The sidecar holding an attribute block too big for user metadata; `relative_key` is the
 // owning object's key relative to the prefix.
 std::string attributeSidecarKey(std::string_view prefix, std::string_view relative_key);
+// The sidecar of one version of the owner (FORMAT.md §5.4): the key above, then "." and the
+// version's tag (16 lower-case hex digits), so writing a new version's block never touches the
+// block of the version still current.
+std::string attributeSidecarKey(std::string_view prefix, std::string_view relative_key,
+                                std::string_view tag);
 
 // Encrypts path components (FORMAT.md §5): AES-256-SIV under the name key with associated data
 // [kNameDomainLabel, parent directory's plaintext path], the name padded to a multiple of 16 bytes,

@@ -81,6 +81,8 @@ class FaultInjectingObjectStore final : public ObjectStore {
 
   uint64_t injectedFailures() const { return injected_.load(); }
   uint64_t calls(StoreOp op) const;
+  // Body bytes sent by put and uploadPart calls (what a client uploads; part copies send none).
+  uint64_t bytesSent() const { return bytes_sent_.load(); }
 
   Result<GetResult> get(std::string_view key, std::optional<ByteRange> range) override;
   Result<ObjectInfo> head(std::string_view key) override;
@@ -128,6 +130,7 @@ class FaultInjectingObjectStore final : public ObjectStore {
   std::array<uint64_t, kStoreOpCount> calls_{};
   SleepFunction sleep_;
   std::atomic<uint64_t> injected_{0};
+  std::atomic<uint64_t> bytes_sent_{0};
 };
 
 }  // namespace s3cryptfs::store

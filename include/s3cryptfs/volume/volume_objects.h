@@ -43,9 +43,17 @@ class VolumeObjects {
   Result<std::string> pathOfKey(std::string_view key) const;
 
   // The user metadata that stores `attributes` for the object at `key`: the sealed block inline,
-  // or, when too big, the literal "sidecar" after the block was written to the sidecar object.
+  // or, when too big, "sidecar:<fresh tag>" after the block was written to that version's
+  // sidecar object (the caller removes the previous version's sidecar once the object is in).
   Result<store::Metadata> sealToMetadata(std::string_view key,
                                          const format::Attributes& attributes) const;
+  // For an object whose attributes are known only at the end (a multipart upload started before
+  // the file is complete): a fresh tag, the metadata that points at its sidecar, and the write
+  // of the block to that sidecar, done just before the upload completes.
+  static Result<std::string> newSidecarTag();
+  static store::Metadata sidecarMetadata(std::string_view tag);
+  Status writeSidecar(std::string_view key, std::string_view tag,
+                      const format::Attributes& attributes) const;
   // The attribute block of the object at `key` from its user metadata (reading the sidecar
   // when the metadata says so). kCorrupt for a block that does not open for this key,
   // kNotFound when the metadata holds no block at all (not our object).
@@ -53,7 +61,9 @@ class VolumeObjects {
                                               const store::Metadata& metadata) const;
   // Whether this metadata points at a sidecar object (which must move and go with its owner).
   static bool usesSidecar(const store::Metadata& metadata);
-  std::string sidecarKey(std::string_view key) const;
+  // The key of the sidecar this metadata of the object at `key` points at; "" for none.
+  std::string sidecarKeyOf(std::string_view key, const store::Metadata& metadata) const;
+  std::string sidecarKey(std::string_view key, std::string_view tag = {}) const;
 
   // A cipher for a brand-new content object (fresh file id, newest key, volume cipher and chunk
   // size), or for a rewrite keeping an existing file id.

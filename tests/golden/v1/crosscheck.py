@@ -66,6 +66,10 @@ bk = hkdf(keys["metadata_key"], blk[6:22], "s3cryptfs v1 attribute block key", 3
 attrs = AESGCM(bk).decrypt(b"\0" * 12, blk[22:], b"s3cryptfs v1 attributes\0" + blk[:22] + b"docs/report.bin")
 assert attrs[0] == 1 and attrs[1] == 1
 
+# A tagged attribute sidecar key (FORMAT.md 5.4): SHA-256 of the owner's relative key, ".", tag.
+assert vec["sidecar_key_docs_report.bin_0011223344556677"] == (
+    ".s3cryptfs.attr/" + hashlib.sha256(b"docs/report.bin").hexdigest() + ".0011223344556677")
+
 desc = open(os.path.join(HERE, "descriptor.bin"), "rb").read()
 assert desc[:8] == b"s3cryptv"
 assert hmac.compare_digest(hmac.new(keys["descriptor_mac_key"], desc[:-32], hashlib.sha256).digest(), desc[-32:])

@@ -90,6 +90,8 @@ std::map<std::string, std::string> computedVectors() {
   NameCodec names = NameCodec::encrypted(keys);
   v["name_root_hello.txt"] = *names.encodeName("/", "hello.txt");
   v["name_docs_report.pdf"] = *names.encodeName("/docs", "report.pdf");
+  v["sidecar_key_docs_report.bin_0011223344556677"] =
+      attributeSidecarKey("", "docs/report.bin", "0011223344556677");
   return v;
 }
 

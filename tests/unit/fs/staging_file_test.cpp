@@ -37,6 +37,44 @@ TEST(JournalTest, RoundTripsAndEncodesRuns) {
   EXPECT_TRUE(decodeJournal(encodeJournal(record))->base_etag.empty());
 }
 
+TEST(JournalTest, AnUploadUnderWayRoundTrips) {
+  JournalRecord record = sampleRecord();
+  record.upload_id = "2~upload id/with+odd chars";
+  record.chunks_per_part = 128;
+  record.sidecar_tag = "0011223344556677";
+  record.parts = {{1, "\"etag-1\"", 8392000}, {2, "etag-2", 8391936}};
+  std::string text = encodeJournal(record);
+  EXPECT_NE(text.find("upload " + toHex(asBytes(record.upload_id)) + " 128 0011223344556677\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("part 2 " + toHex(asBytes(std::string("etag-2"))) + " 8391936\n"),
+            std::string::npos)
+      << text;
+  auto decoded = decodeJournal(text);
+  ASSERT_TRUE(decoded) << decoded.error().describe();
+  EXPECT_EQ(decoded->upload_id, record.upload_id);
+  EXPECT_EQ(decoded->chunks_per_part, 128u);
+  EXPECT_EQ(decoded->sidecar_tag, record.sidecar_tag);
+  ASSERT_EQ(decoded->parts.size(), 2u);
+  EXPECT_EQ(decoded->parts[0].etag, record.parts[0].etag);
+  EXPECT_EQ(decoded->parts[1].part_number, 2u);
+  EXPECT_EQ(decoded->parts[1].size, 8391936u);
+  // Parts out of order, a bad tag, or parts without an upload: damaged, never half-applied.
+  std::string swapped = text;
+  auto one = swapped.find("part 1 ");
+  auto two = swapped.find("part 2 ");
+  std::string line_one = swapped.substr(one, two - one);
+  swapped.erase(one, line_one.size());
+  swapped.insert(swapped.find("chunks "), line_one);
+  EXPECT_FALSE(decodeJournal(swapped));
+  std::string bad_tag = text;
+  bad_tag.replace(bad_tag.find("0011223344556677"), 16, "00112233445566ZZ");
+  EXPECT_FALSE(decodeJournal(bad_tag));
+  std::string orphan_parts = encodeJournal(sampleRecord());
+  orphan_parts.insert(orphan_parts.find("chunks "), "part 1 6161 5\n");
+  EXPECT_FALSE(decodeJournal(orphan_parts));
+}
+
 TEST(JournalTest, CutOrDamagedRecordsAreRefused) {
   std::string text = encodeJournal(sampleRecord());
   for (size_t cut : {size_t{0}, size_t{10}, text.size() / 2, text.size() - 5}) {

@@ -107,11 +107,13 @@ TEST_P(VolumeObjectsTest, BigAttributesGoToTheSidecar) {
   auto metadata = objects().sealToMetadata(*key, attributes);
   ASSERT_TRUE(metadata) << metadata.error().describe();
   EXPECT_TRUE(VolumeObjects::usesSidecar(*metadata));
-  EXPECT_TRUE(store_->head(objects().sidecarKey(*key)));
+  std::string sidecar = objects().sidecarKeyOf(*key, *metadata);
+  EXPECT_TRUE(sidecar.starts_with(objects().sidecarKey(*key) + ".")) << sidecar;
+  EXPECT_TRUE(store_->head(sidecar));
   auto opened = objects().openFromMetadata(*key, *metadata);
   ASSERT_TRUE(opened) << opened.error().describe();
   EXPECT_EQ(*opened, attributes);
-  ASSERT_TRUE(store_->remove(objects().sidecarKey(*key)));
+  ASSERT_TRUE(store_->remove(sidecar));
   auto lost = objects().openFromMetadata(*key, *metadata);
   ASSERT_FALSE(lost);
   EXPECT_EQ(lost.error().kind(), ErrorKind::kCorrupt);
