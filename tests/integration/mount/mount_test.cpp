@@ -1,8 +1,8 @@
 // The real s3cryptfs binary, end to end: keygen, init, mount (background and -f), the errors of
 // each bad input (exit code and message), SIGTERM/SIGINT/umount with dirty data, kill -9, the
 // /etc/fstab form through mount(8), POSIX operations with errno checks and persistence across
-// remounts over dir://, Ceph RGW and s3rver, and a scan of the store and the staging folder for
-// plaintext. Exit codes are those of docs/OPERATIONS.md.
+// remounts over dir://, Ceph RGW, moto and s3rver, and a scan of the store and the staging folder
+// for plaintext. Exit codes are those of docs/OPERATIONS.md.
 
 #include <algorithm>
 #include <cerrno>
@@ -710,7 +710,7 @@ TEST(PlaintextScanControl, PlaintextNamesVolumeShowsNamesButNotContent) {
   EXPECT_TRUE(name_seen);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, MountStoreTest, ::testing::Values("dir", "ceph", "s3rver"),
+INSTANTIATE_TEST_SUITE_P(Stores, MountStoreTest, ::testing::Values("dir", "ceph", "moto", "s3rver"),
                          [](const auto& param_info) { return param_info.param; });
 
 }  // namespace
