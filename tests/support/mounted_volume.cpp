@@ -77,6 +77,10 @@ std::string s3cryptfsBinary() {
   return buildDir() + "/src/app/s3cryptfs";
 }
 
+std::string s3cryptfsTestFaultsBinary() {
+  return std::filesystem::path(s3cryptfsBinary()).replace_filename("s3cryptfs-test-faults");
+}
+
 CommandResult runCommand(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env,
                          std::chrono::milliseconds timeout, const std::string& cwd) {
@@ -253,12 +257,20 @@ std::vector<std::string> MountedVolume::mountArgs(const std::string& mountpoint)
 }
 
 CommandResult MountedVolume::mount(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv = {s3cryptfsBinary(), "mount"};
+  std::vector<std::string> argv = {binary_.empty() ? s3cryptfsBinary() : binary_, "mount"};
   for (auto& arg : mountArgs(mountpoint_))
     argv.push_back(arg);
   for (const auto& arg : extra_args)
     argv.push_back(arg);
   return runCommand(argv, env_, std::chrono::seconds(90));
+}
+
+void MountedVolume::setEnv(const std::string& name, const std::string& value) {
+  if (value.empty()) {
+    env_.erase(name);
+  } else {
+    env_[name] = value;
+  }
 }
 
 std::optional<pid_t> MountedVolume::daemonPid() const {

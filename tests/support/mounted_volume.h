@@ -22,6 +22,9 @@ namespace s3cryptfs::test {
 std::string mountTestRoot();
 // The s3cryptfs binary under test: $S3C_BINARY, else <build dir>/src/app/s3cryptfs.
 std::string s3cryptfsBinary();
+// The test build of the binary that injects store faults from S3CRYPTFS_TEST_FAULTS
+// (src/app/main/test_faults.cpp), beside s3cryptfsBinary().
+std::string s3cryptfsTestFaultsBinary();
 
 struct CommandResult {
   int exit_code = -1;  // -1: killed by a signal or timed out
@@ -81,6 +84,10 @@ class MountedVolume {
 
   // The process environment the binary needs (S3 credentials), for runCommand of your own.
   const std::map<std::string, std::string>& env() const { return env_; }
+  // Adds (or, with an empty value, removes) a variable of that environment.
+  void setEnv(const std::string& name, const std::string& value);
+  // The binary mount() runs (default s3cryptfsBinary(); e.g. s3cryptfsTestFaultsBinary()).
+  void useBinary(const std::string& binary) { binary_ = binary; }
   // The common arguments of mount: SOURCE MOUNTPOINT --key-file KEY -o staging/log options.
   std::vector<std::string> mountArgs(const std::string& mountpoint) const;
 
@@ -110,6 +117,7 @@ class MountedVolume {
   std::optional<S3TestServer> server_;
   std::map<std::string, std::string> env_;
   std::vector<std::string> s3_options_;
+  std::string binary_;
   CommandResult init_;
 };
 
