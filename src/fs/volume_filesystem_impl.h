@@ -385,6 +385,9 @@ class VolumeFilesystem final : public Filesystem {
                       const UploadSource& source, std::optional<Bytes> body);
   Status materializeLocked(OpenFile& file, const NodePtr& node);
   Status flushNode(const NodePtr& node);
+  // After a failed upload: syncs the node's staged chunks, its journal and the staging folder to
+  // the local disk (durability.cpp).
+  Status keepStagedDurably(const NodePtr& node);
   Result<Handle> handleOf(HandleId handle) {
     std::lock_guard lock(table_mutex_);
     auto found = handles_.find(handle);
