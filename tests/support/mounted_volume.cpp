@@ -142,6 +142,27 @@ CommandResult runCommand(const std::vector<std::string>& argv,
   return result;
 }
 
+pid_t spawnCommand(const std::vector<std::string>& argv,
+                   const std::map<std::string, std::string>& env, const std::string& output_file) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  if (!output_file.empty()) {
+    int fd = open(output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+    }
+  }
+  for (const auto& [name, value] : env)
+    setenv(name.c_str(), value.c_str(), 1);
+  std::vector<char*> args;
+  for (const auto& arg : argv)
+    args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
 std::vector<pid_t> processesMentioning(const std::string& needle) {
   std::vector<pid_t> pids;
   DIR* proc = opendir("/proc");

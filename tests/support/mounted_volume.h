@@ -40,6 +40,13 @@ CommandResult runCommand(const std::vector<std::string>& argv,
                          std::chrono::milliseconds timeout = std::chrono::seconds(60),
                          const std::string& cwd = "");
 
+// Starts argv (argv[0] is a path) without waiting, with `env` added to this process's
+// environment and, when `output_file` is not empty, stdout and stderr going to that file (else
+// this process's). Returns the PID (reap it with waitpid), or -1.
+pid_t spawnCommand(const std::vector<std::string>& argv,
+                   const std::map<std::string, std::string>& env = {},
+                   const std::string& output_file = "");
+
 // PIDs of processes whose command line contains `needle` (the scratch folder of a test), never
 // this process.
 std::vector<pid_t> processesMentioning(const std::string& needle);

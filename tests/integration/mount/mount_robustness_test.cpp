@@ -68,6 +68,10 @@ std::set<std::string> namesIn(const std::string& dir) {
   return names;
 }
 
+std::string storeName(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}
+
 // Checks every file of `expected` (path relative to the mount point -> content) reads back
 // exactly, and that nothing else is there.
 void expectFiles(const MountedVolume& volume, const std::map<std::string, std::string>& expected) {
@@ -153,8 +157,7 @@ TEST_P(FaultyStoreMountTest, ManyFilesAtTenPercentErrorsWithLatency) {
   expectFiles(volume, expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, FaultyStoreMountTest, ::testing::Values("dir", "ceph"),
-                         [](const auto& param_info) { return param_info.param; });
+INSTANTIATE_TEST_SUITE_P(Stores, FaultyStoreMountTest, ::testing::Values("dir", "ceph"), storeName);
 
 TEST(FaultKnobTest, TheProductionBinaryIgnoresItAndTheTestBuildChecksIt) {
   MountedVolume volume("dir", testName());
@@ -352,8 +355,7 @@ TEST_P(SharedVolumeTest, ParallelReadersAndWritersOnOneFileAndManyFiles) {
   expectFiles(volume, expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, SharedVolumeTest, ::testing::Values("dir", "ceph"),
-                         [](const auto& param_info) { return param_info.param; });
+INSTANTIATE_TEST_SUITE_P(Stores, SharedVolumeTest, ::testing::Values("dir", "ceph"), storeName);
 
 // --- objects over CopyObject's limit ------------------------------------------------------------
 
@@ -400,15 +402,7 @@ TEST(DurabilityTest, FailedFsyncSyncsStagedDataAndJournalToDisk) {
   for (const auto& arg : volume.mountArgs(volume.mountpoint()))
     argv.push_back(arg);
   argv.push_back("-f");
-  pid_t tracer = fork();
-  if (tracer == 0) {
-    std::vector<char*> args;
-    for (auto& arg : argv)
-      args.push_back(arg.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  pid_t tracer = spawnCommand(argv);
   ASSERT_GT(tracer, 0);
   auto stop = [&] {
     for (pid_t pid : processesMentioning(volume.mountpoint())) {
@@ -471,21 +465,7 @@ TEST(MountExitCodesTest, DaemonDyingBeforeReadyExitsTwentyOne) {
   std::vector<std::string> argv = {s3cryptfsTestFaultsBinary(), "mount"};
   for (const auto& arg : volume.mountArgs(volume.mountpoint()))
     argv.push_back(arg);
-  pid_t command = fork();
-  if (command == 0) {
-    int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-    }
-    setenv("S3CRYPTFS_TEST_FAULTS", "latency_ms=2000", 1);
-    std::vector<char*> args;
-    for (auto& arg : argv)
-      args.push_back(arg.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  pid_t command = spawnCommand(argv, {{"S3CRYPTFS_TEST_FAULTS", "latency_ms=2000"}}, output);
   ASSERT_GT(command, 0);
   // The daemon: the other process of this mount point (the command waits for its report).
   pid_t daemon = -1;

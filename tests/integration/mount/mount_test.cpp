@@ -277,17 +277,7 @@ pid_t startForeground(const MountedVolume& volume) {
   for (auto& arg : volume.mountArgs(volume.mountpoint()))
     argv.push_back(arg);
   argv.push_back("-f");
-  pid_t pid = fork();
-  if (pid == 0) {
-    for (const auto& [name, value] : volume.env())
-      setenv(name.c_str(), value.c_str(), 1);
-    std::vector<char*> args;
-    for (auto& arg : argv)
-      args.push_back(arg.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  pid_t pid = spawnCommand(argv, volume.env());
   if (pid < 0) return -1;
   if (!waitFor([&] { return isMounted(volume.mountpoint()); }, std::chrono::seconds(30))) {
     kill(pid, SIGKILL);
@@ -310,15 +300,7 @@ TEST(MountLifecycleTest, ForegroundSigintSyncsAndExitsZero) {
   for (auto& arg : volume.mountArgs(volume.mountpoint()))
     argv.push_back(arg);
   argv.push_back("-f");
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> args;
-    for (auto& arg : argv)
-      args.push_back(arg.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  pid_t pid = spawnCommand(argv);
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(waitFor([&] { return isMounted(volume.mountpoint()); }, std::chrono::seconds(30)));
   // -f: the same process serves the mount.
