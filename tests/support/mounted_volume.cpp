@@ -59,6 +59,20 @@ std::string unescapeMountinfo(const std::string& field) {
   return out;
 }
 
+// In a forked child: adds `env`, changes to `cwd` (if not empty) and execs argv; never returns.
+[[noreturn]] void execChild(const std::vector<std::string>& argv,
+                            const std::map<std::string, std::string>& env, const std::string& cwd) {
+  for (const auto& [name, value] : env)
+    setenv(name.c_str(), value.c_str(), 1);
+  if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
+  std::vector<char*> args;
+  for (const auto& arg : argv)
+    args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
 }  // namespace
 
 std::string mountTestRoot() {
@@ -96,15 +110,7 @@ CommandResult runCommand(const std::vector<std::string>& argv,
     dup2(fds[1], STDERR_FILENO);
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
-    for (const auto& [name, value] : env)
-      setenv(name.c_str(), value.c_str(), 1);
-    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-    std::vector<char*> args;
-    for (const auto& arg : argv)
-      args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
+    execChild(argv, env, cwd);
   }
   close(fds[1]);
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -153,14 +159,7 @@ pid_t spawnCommand(const std::vector<std::string>& argv,
       dup2(fd, STDERR_FILENO);
     }
   }
-  for (const auto& [name, value] : env)
-    setenv(name.c_str(), value.c_str(), 1);
-  std::vector<char*> args;
-  for (const auto& arg : argv)
-    args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  execv(args[0], args.data());
-  _exit(127);
+  execChild(argv, env, "");
 }
 
 std::vector<pid_t> processesMentioning(const std::string& needle) {

@@ -24,19 +24,11 @@
 
 #include <gtest/gtest.h>
 
+#include "mount_test_support.h"
 #include "support/mounted_volume.h"
 
 namespace s3cryptfs::test {
 namespace {
-
-std::string testName() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return std::string(info->test_suite_name()) + "." + info->name();
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 size_t countOf(const std::string& text, const std::string& part) {
   size_t count = 0;

@@ -24,20 +24,12 @@
 #include "s3cryptfs/http/curl_http_client.h"
 #include "s3cryptfs/s3/s3_object_store.h"
 
+#include "mount_test_support.h"
 #include "support/mounted_volume.h"
 #include "support/test_servers.h"
 
 namespace s3cryptfs::test {
 namespace {
-
-std::string testName() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return std::string(info->test_suite_name()) + "." + info->name();
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // --- errors: one clear message and the documented exit code ---------------------------------
 
