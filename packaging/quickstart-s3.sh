@@ -7,35 +7,21 @@
 # Usage: bash packaging/quickstart-s3.sh [ceph|s3rver] [DEMO_DIR]   (default: ceph, ./demo-s3)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=packaging/quickstart-lib.sh
+. "$root/packaging/quickstart-lib.sh"
 server="${1:-ceph}"
 demo="$(realpath -m "${2:-$PWD/demo-s3}")"
-build="${S3C_BUILD_DIR:-$root/build-release}"
-
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 case "$server" in
   ceph) script=ceph-rgw.sh; var=CEPH ;;
   s3rver) script=s3rver.sh; var=S3RVER ;;
   *) echo "quickstart-s3.sh: server must be ceph or s3rver" >&2; exit 2 ;;
 esac
-if [ "$(id -u)" -ne 0 ]; then
-  echo "quickstart-s3.sh: run as root (it installs packages and mounts with FUSE)" >&2
-  exit 1
-fi
+qs_require_root quickstart-s3.sh
+qs_build
 
-step "Installing the Debian packages (skipped when present)"
-bash "$root/packaging/setup-debian.sh"
-
-step "Building s3cryptfs (Release) in $build"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DS3C_BUILD_TESTS=OFF \
-  -DS3C_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" -j "${S3C_JOBS:-$(nproc)}" --target s3cryptfs
-s3cryptfs="$build/src/app/s3cryptfs"
-
-if grep -qF " $demo/mnt " /proc/self/mounts; then fusermount3 -u "$demo/mnt"; fi
 [ -f "$demo/server/pids" ] && bash "$root/tests/servers/$script" stop "$demo/server" >/dev/null
-rm -rf "$demo"
-mkdir -p "$demo/mnt"
+qs_fresh_demo
 
 step "Starting $server on 127.0.0.1"
 bash "$root/tests/servers/$script" start "$demo/server"
@@ -49,13 +35,7 @@ export AWS_REGION=us-east-1
 source="s3://$bucket/quickstart/"
 options="endpoint=$endpoint,staging_dir=$demo/staging,log_file=$demo/s3cryptfs.log"
 
-finish() {
-  if grep -qF " $demo/mnt " /proc/self/mounts; then
-    fusermount3 -u "$demo/mnt"
-    for _ in $(seq 100); do pgrep -f "mount $source " >/dev/null || break; sleep 0.1; done
-  fi
-}
-stop_server() { finish; bash "$root/tests/servers/$script" stop "$demo/server" >/dev/null || true; }
+stop_server() { qs_unmount; bash "$root/tests/servers/$script" stop "$demo/server" >/dev/null || true; }
 trap stop_server EXIT
 
 list_bucket() {
@@ -64,19 +44,16 @@ list_bucket() {
 }
 
 step "A key file and a new volume at $source ($endpoint)"
-"$s3cryptfs" keygen "$demo/volume.key"
-"$s3cryptfs" init "$source" --key-file "$demo/volume.key" -o "endpoint=$endpoint"
+qs_create_volume -o "endpoint=$endpoint"
 
 step "Mounting it on $demo/mnt"
-"$s3cryptfs" mount "$source" "$demo/mnt" --key-file "$demo/volume.key" -o "$options"
+qs_mount
 
 step "Writing through the mount"
-echo "Hello from s3cryptfs on S3: stored encrypted." > "$demo/mnt/hello.txt"
-mkdir "$demo/mnt/projects"
-seq 1 20000 > "$demo/mnt/projects/numbers.txt"
+qs_write_files "Hello from s3cryptfs on S3: stored encrypted."
 ls -lR "$demo/mnt"
 cat "$demo/mnt/hello.txt"
-finish
+qs_unmount
 
 step "The bucket's object keys under quickstart/ (names are encrypted)"
 listing="$(list_bucket)"
@@ -86,18 +63,9 @@ if [ -z "$keys" ]; then
   exit 1
 fi
 echo "$keys"
-for word in hello.txt projects numbers.txt; do
-  if echo "$listing" | grep -qF "$word"; then
-    echo "FOUND plaintext name '$word' in the bucket: this must never happen" >&2
-    exit 1
-  fi
-  echo "plaintext name '$word': not in the bucket"
-done
+in_listing() { grep -qF -- "$1" <<<"$listing"; }
+qs_check_absent "the bucket" in_listing hello.txt projects numbers.txt
 
-step "Mounting again: the files are back"
-"$s3cryptfs" mount "$source" "$demo/mnt" --key-file "$demo/volume.key" -o "$options"
-cat "$demo/mnt/hello.txt"
-tail -1 "$demo/mnt/projects/numbers.txt"
-finish
+qs_remount_and_show
 
 step "Done (stopping $server)"

@@ -22,6 +22,7 @@ test_packages=(
   ceph-mon ceph-osd radosgw ceph-common
   python3-pykmip softhsm2 opensc
   curl openssl attr psmisc procps util-linux xxd
+  strace  # the durability test watches the daemon's fsync calls
 )
 # The machine image may ship its own Node.js (whose npm conflicts with Debian's npm package):
 # take Debian's only where there is none.

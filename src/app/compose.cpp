@@ -19,9 +19,13 @@
 
 #include "cli_config.h"
 #include "protector_choice.h"
+#include "store_decorator_hook.h"
 
 namespace s3cryptfs::app {
 namespace {
+
+// Set only in the test executable (store_decorator_hook.h); constant-initialised to nullptr.
+StoreDecorator test_store_decorator = nullptr;
 
 Result<std::shared_ptr<store::ObjectStore>> openDirStore(const store::StoreUri& uri) {
   struct stat st {};
@@ -59,6 +63,7 @@ Result<std::shared_ptr<store::ObjectStore>> openS3Store(const store::StoreUri& u
   s3_config.addressing =
       settings.path_style ? s3::AddressingStyle::kPath : s3::AddressingStyle::kVirtualHosted;
   s3_config.credentials = aws->credentials;
+  s3_config.max_single_copy_bytes = settings.max_single_copy_bytes;
   s3_config.payload_signing =
       settings.unsigned_payload ? s3::PayloadSigning::kUnsigned : s3::PayloadSigning::kSha256;
   log::info("S3: {}", aws->describe());
@@ -94,6 +99,10 @@ Status checkReadable(const std::shared_ptr<store::ObjectStore>& raw) {
 
 }  // namespace
 
+void setTestStoreDecorator(StoreDecorator decorator) {
+  test_store_decorator = decorator;
+}
+
 Result<std::shared_ptr<store::ObjectStore>> openStore(const config::MountConfig& config) {
   auto uri = store::parseStoreUri(config.source);
   if (!uri) return uri.error();
@@ -115,6 +124,11 @@ Result<std::shared_ptr<store::ObjectStore>> openStore(const config::MountConfig&
   }
   if (uri->scheme == store::StoreUri::Scheme::kDir) {
     if (auto readable = checkReadable(raw); !readable) return readable.error();
+  }
+  if (test_store_decorator != nullptr) {
+    auto decorated = test_store_decorator(raw);
+    if (!decorated) return decorated.error();
+    raw = std::move(*decorated);
   }
   store::RetryOptions retry;
   retry.max_attempts = config.retry.max_attempts;

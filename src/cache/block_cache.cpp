@@ -1,6 +1,48 @@
 #include "s3cryptfs/cache/block_cache.h"
 
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "s3cryptfs/core/log.h"
+
 namespace s3cryptfs::cache {
+namespace {
+
+// Cached blocks are plaintext: their pages are locked (mlock) while cached, so they never reach
+// swap. Best effort: when the first mlock fails (an unprivileged daemon under a small
+// RLIMIT_MEMLOCK; root has CAP_IPC_LOCK and no limit) one warning says so and the cache goes
+// on without locking.
+std::atomic<bool> g_locking{true};
+
+void lockBlock(const Bytes& block) {
+  if (block.empty() || !g_locking.load(std::memory_order_relaxed)) return;
+  if (mlock(block.data(), block.size()) == 0) return;
+  int err = errno;
+  if (g_locking.exchange(false)) {
+    struct rlimit limit {};
+    getrlimit(RLIMIT_MEMLOCK, &limit);
+    log::warn(
+        "cannot lock cached plaintext in memory ({}; RLIMIT_MEMLOCK {} bytes): the block cache "
+        "goes on unlocked and may be swapped out; raise the limit (LimitMEMLOCK= in systemd, "
+        "ulimit -l) or run as root",
+        std::strerror(err), static_cast<uint64_t>(limit.rlim_cur));
+  }
+}
+
+// Unlocks only the pages that hold nothing but this block: locks do not stack, and a page
+// shared with a neighbouring allocation may hold another cached block.
+void unlockBlock(const Bytes& block) {
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  auto begin = (reinterpret_cast<uintptr_t>(block.data()) + page - 1) / page * page;
+  auto end = (reinterpret_cast<uintptr_t>(block.data()) + block.size()) / page * page;
+  if (end > begin) munlock(reinterpret_cast<void*>(begin), end - begin);
+}
+
+}  // namespace
 
 std::shared_ptr<const Bytes> BlockCache::find(const std::string& key) {
   std::lock_guard lock(mutex_);
@@ -19,10 +61,12 @@ void BlockCache::insert(const std::string& key, std::shared_ptr<const Bytes> blo
   std::lock_guard lock(mutex_);
   if (auto old = slots_.find(key); old != slots_.end()) {
     bytes_ -= old->second.block->size();
+    unlockBlock(*old->second.block);
     lru_.erase(old->second.position);
     slots_.erase(old);
   }
   if (block->size() > capacity_) return;
+  lockBlock(*block);
   lru_.push_front(key);
   bytes_ += block->size();
   slots_.emplace(key, Slot{std::move(block), lru_.begin()});
@@ -34,6 +78,7 @@ void BlockCache::erase(const std::string& key) {
   auto slot = slots_.find(key);
   if (slot == slots_.end()) return;
   bytes_ -= slot->second.block->size();
+  unlockBlock(*slot->second.block);
   lru_.erase(slot->second.position);
   slots_.erase(slot);
 }
@@ -42,6 +87,7 @@ void BlockCache::evictLocked() {
   while (bytes_ > capacity_ && !lru_.empty()) {
     auto slot = slots_.find(lru_.back());
     bytes_ -= slot->second.block->size();
+    unlockBlock(*slot->second.block);
     slots_.erase(slot);
     lru_.pop_back();
   }

@@ -119,6 +119,7 @@ std::vector<OptionSpec> buildTable() {
   t.push_back(u32("s3.max_connections", &M::s3, &S3Settings::max_connections, 1));
   t.push_back(u32("s3.connect_timeout_ms", &M::s3, &S3Settings::connect_timeout_ms, 1));
   t.push_back(u32("s3.request_timeout_ms", &M::s3, &S3Settings::request_timeout_ms, 1));
+  t.push_back(size("s3.max_single_copy_bytes", &M::s3, &S3Settings::max_single_copy_bytes));
   t.push_back(u32("retry.max_attempts", &M::retry, &RetrySettings::max_attempts, 1));
   t.push_back(u32("retry.base_delay_ms", &M::retry, &RetrySettings::base_delay_ms, 0));
   t.push_back(u32("retry.max_delay_ms", &M::retry, &RetrySettings::max_delay_ms, 0));

@@ -636,10 +636,6 @@ Status VolumeFilesystem::flush(HandleId handle) {
   return flushNode(h.node);
 }
 
-Status VolumeFilesystem::fsync(HandleId handle, bool /*datasync*/) {
-  return flush(handle);
-}
-
 Status VolumeFilesystem::release(HandleId handle) {
   S3C_ASSIGN_OR_RETURN(Handle h, handleOf(handle));
   Status uploaded = ok();

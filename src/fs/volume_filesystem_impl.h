@@ -457,6 +457,9 @@ class VolumeFilesystem final : public Filesystem {
   // for to_key (a block is bound to its key), if from_key is still the version a HEAD saw.
   // Returns what that HEAD saw.
   Result<store::ObjectInfo> copyResealed(const std::string& from_key, const std::string& to_key);
+  // After a failed upload: syncs the node's staged chunks, its journal and the staging folder to
+  // the local disk (durability.cpp).
+  Status keepStagedDurably(const NodePtr& node);
   Result<Handle> handleOf(HandleId handle) {
     std::lock_guard lock(table_mutex_);
     auto found = handles_.find(handle);

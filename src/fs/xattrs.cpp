@@ -83,27 +83,4 @@ Status VolumeFilesystem::removexattr(InodeId ino, std::string_view name) {
   return persisted;
 }
 
-Status VolumeFilesystem::syncAll() {
-  Status times = ok();
-  {
-    std::unique_lock ns(namespace_mutex_);
-    times = persistDirectoryTimes();
-  }
-  std::shared_lock ns(namespace_mutex_);
-  std::vector<NodePtr> open_nodes;
-  {
-    std::lock_guard lock(table_mutex_);
-    for (auto& [ino, node] : nodes_) {
-      if (node->file != nullptr) open_nodes.push_back(node);
-    }
-  }
-  Status first = ok();
-  for (auto& node : open_nodes) {
-    Status uploaded = flushNode(node);
-    if (!uploaded && first) first = uploaded;
-  }
-  if (first && !times) first = times;
-  return first;
-}
-
 }  // namespace s3cryptfs::fs

@@ -578,6 +578,11 @@ Result<store::ObjectInfo> S3ObjectStore::copy(std::string_view source_key,
                                                        ", not " +
                                                        unquoteEtag(*options.source_if_match));
     }
+    // Without UploadPartCopy a single CopyObject is still tried: the limit is AWS's, and a
+    // server without UploadPartCopy may not have it.
+    if (source.size > config_.max_single_copy_bytes && capabilities().upload_part_copy) {
+      return copyInParts(source_key, dest_key, options, source);
+    }
     auto copied = copyWithHeaders(source_key, dest_key, options, source, conditions);
     if (copied || copied.error().kind() != ErrorKind::kPreconditionFailed ||
         options.source_if_match || options.condition.if_match || options.condition.if_none_match ||
@@ -625,11 +630,9 @@ Result<store::PartInfo> S3ObjectStore::uploadPart(std::string_view key, std::str
   return store::PartInfo{part_number, unquoteEtag(*etag), body.size()};
 }
 
-Result<store::PartInfo> S3ObjectStore::uploadPartCopyUnchecked(std::string_view key,
-                                                               std::string_view upload_id,
-                                                               uint32_t part_number,
-                                                               std::string_view source_key,
-                                                               store::ByteRange range) {
+Result<store::PartInfo> S3ObjectStore::uploadPartCopyUnchecked(
+    std::string_view key, std::string_view upload_id, uint32_t part_number,
+    std::string_view source_key, store::ByteRange range, std::string_view source_etag) {
   std::string query = queryParam("partNumber", std::to_string(part_number)) + "&" +
                       queryParam("uploadId", upload_id);
   Call call{"PUT", "UploadPartCopy", fullKey(key), query, {}, {}};
@@ -647,6 +650,8 @@ Result<store::PartInfo> S3ObjectStore::uploadPartCopyUnchecked(std::string_view 
   call.headers.emplace_back("x-amz-copy-source",
                             copySourceHeader(config_.bucket, fullKey(source_key)));
   call.headers.emplace_back("x-amz-copy-source-range", *rangeHeader(range));
+  if (!source_etag.empty())
+    call.headers.emplace_back("x-amz-copy-source-if-match", quoted(source_etag));
   RequestContext context = call.context(*this);
   S3C_ASSIGN_OR_RETURN(http::Response response, expectSuccess(send(call), context));
   auto parsed = parseCopyResult(response.body);

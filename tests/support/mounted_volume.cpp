@@ -59,6 +59,20 @@ std::string unescapeMountinfo(const std::string& field) {
   return out;
 }
 
+// In a forked child: adds `env`, changes to `cwd` (if not empty) and execs argv; never returns.
+[[noreturn]] void execChild(const std::vector<std::string>& argv,
+                            const std::map<std::string, std::string>& env, const std::string& cwd) {
+  for (const auto& [name, value] : env)
+    setenv(name.c_str(), value.c_str(), 1);
+  if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
+  std::vector<char*> args;
+  for (const auto& arg : argv)
+    args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
 }  // namespace
 
 std::string mountTestRoot() {
@@ -77,6 +91,10 @@ std::string s3cryptfsBinary() {
   return buildDir() + "/src/app/s3cryptfs";
 }
 
+std::string s3cryptfsTestFaultsBinary() {
+  return std::filesystem::path(s3cryptfsBinary()).replace_filename("s3cryptfs-test-faults");
+}
+
 CommandResult runCommand(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env,
                          std::chrono::milliseconds timeout, const std::string& cwd) {
@@ -92,15 +110,7 @@ CommandResult runCommand(const std::vector<std::string>& argv,
     dup2(fds[1], STDERR_FILENO);
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
-    for (const auto& [name, value] : env)
-      setenv(name.c_str(), value.c_str(), 1);
-    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-    std::vector<char*> args;
-    for (const auto& arg : argv)
-      args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
+    execChild(argv, env, cwd);
   }
   close(fds[1]);
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -136,6 +146,20 @@ CommandResult runCommand(const std::vector<std::string>& argv,
   }
   if (!result.timed_out && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   return result;
+}
+
+pid_t spawnCommand(const std::vector<std::string>& argv,
+                   const std::map<std::string, std::string>& env, const std::string& output_file) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  if (!output_file.empty()) {
+    int fd = open(output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+    }
+  }
+  execChild(argv, env, "");
 }
 
 std::vector<pid_t> processesMentioning(const std::string& needle) {
@@ -253,12 +277,20 @@ std::vector<std::string> MountedVolume::mountArgs(const std::string& mountpoint)
 }
 
 CommandResult MountedVolume::mount(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv = {s3cryptfsBinary(), "mount"};
+  std::vector<std::string> argv = {binary_.empty() ? s3cryptfsBinary() : binary_, "mount"};
   for (auto& arg : mountArgs(mountpoint_))
     argv.push_back(arg);
   for (const auto& arg : extra_args)
     argv.push_back(arg);
   return runCommand(argv, env_, std::chrono::seconds(90));
+}
+
+void MountedVolume::setEnv(const std::string& name, const std::string& value) {
+  if (value.empty()) {
+    env_.erase(name);
+  } else {
+    env_[name] = value;
+  }
 }
 
 std::optional<pid_t> MountedVolume::daemonPid() const {

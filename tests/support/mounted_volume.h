@@ -22,6 +22,9 @@ namespace s3cryptfs::test {
 std::string mountTestRoot();
 // The s3cryptfs binary under test: $S3C_BINARY, else <build dir>/src/app/s3cryptfs.
 std::string s3cryptfsBinary();
+// The test build of the binary that injects store faults from S3CRYPTFS_TEST_FAULTS
+// (src/app/main/test_faults.cpp), beside s3cryptfsBinary().
+std::string s3cryptfsTestFaultsBinary();
 
 struct CommandResult {
   int exit_code = -1;  // -1: killed by a signal or timed out
@@ -36,6 +39,13 @@ CommandResult runCommand(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env = {},
                          std::chrono::milliseconds timeout = std::chrono::seconds(60),
                          const std::string& cwd = "");
+
+// Starts argv (argv[0] is a path) without waiting, with `env` added to this process's
+// environment and, when `output_file` is not empty, stdout and stderr going to that file (else
+// this process's). Returns the PID (reap it with waitpid), or -1.
+pid_t spawnCommand(const std::vector<std::string>& argv,
+                   const std::map<std::string, std::string>& env = {},
+                   const std::string& output_file = "");
 
 // PIDs of processes whose command line contains `needle` (the scratch folder of a test), never
 // this process.
@@ -81,6 +91,10 @@ class MountedVolume {
 
   // The process environment the binary needs (S3 credentials), for runCommand of your own.
   const std::map<std::string, std::string>& env() const { return env_; }
+  // Adds (or, with an empty value, removes) a variable of that environment.
+  void setEnv(const std::string& name, const std::string& value);
+  // The binary mount() runs (default s3cryptfsBinary(); e.g. s3cryptfsTestFaultsBinary()).
+  void useBinary(const std::string& binary) { binary_ = binary; }
   // The common arguments of mount: SOURCE MOUNTPOINT --key-file KEY -o staging/log options.
   std::vector<std::string> mountArgs(const std::string& mountpoint) const;
 
@@ -110,6 +124,7 @@ class MountedVolume {
   std::optional<S3TestServer> server_;
   std::map<std::string, std::string> env_;
   std::vector<std::string> s3_options_;
+  std::string binary_;
   CommandResult init_;
 };
 

@@ -26,6 +26,9 @@ struct S3Settings {
   uint32_t max_connections = 16;
   uint32_t connect_timeout_ms = 5000;
   uint32_t request_timeout_ms = 120000;
+  // Objects above this are copied (rename, attribute changes) in UploadPartCopy parts: S3's
+  // CopyObject takes 5 GiB at most.
+  uint64_t max_single_copy_bytes = uint64_t{5} << 30;
 };
 
 struct RetrySettings {

@@ -33,6 +33,12 @@ struct S3Config {
   AddressingStyle addressing = AddressingStyle::kPath;
   http::Credentials credentials;
   PayloadSigning payload_signing = PayloadSigning::kSha256;
+  // CopyObject copies at most 5 GiB; a bigger source is copied as a multipart upload of
+  // UploadPartCopy ranges. Lower only for tests (to reach that path with small objects) or for
+  // a server with a lower limit.
+  uint64_t max_single_copy_bytes = uint64_t{5} << 30;
+  // The part size of such a copy; raised where 10 000 parts would not cover the source.
+  uint64_t copy_part_bytes = uint64_t{512} << 20;
   // The signing clock; empty: the system clock. Tests pin it.
   std::function<std::chrono::system_clock::time_point()> clock;
 };
@@ -125,9 +131,17 @@ class S3ObjectStore final : public store::ObjectStore {
                                             const store::CopyOptions& options,
                                             const store::ObjectInfo& source,
                                             const http::Headers& dest_conditions);
+  // source_etag, when not empty, pins the source (x-amz-copy-source-if-match).
   Result<store::PartInfo> uploadPartCopyUnchecked(std::string_view key, std::string_view upload_id,
                                                   uint32_t part_number, std::string_view source_key,
-                                                  store::ByteRange range);
+                                                  store::ByteRange range,
+                                                  std::string_view source_etag = {});
+  // copy() of a source over max_single_copy_bytes, where the server has UploadPartCopy:
+  // CreateMultipartUpload, UploadPartCopy of
+  // each range pinned to the source's ETag, CompleteMultipartUpload (s3_multipart_copy.cpp).
+  Result<store::ObjectInfo> copyInParts(std::string_view source_key, std::string_view dest_key,
+                                        const store::CopyOptions& options,
+                                        const store::ObjectInfo& source);
   Result<store::ObjectInfo> completeWithHeaders(std::string_view key, std::string_view upload_id,
                                                 const std::vector<store::PartInfo>& parts,
                                                 const http::Headers& conditions);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Removes what real-mount tests may leave behind under ROOT (their scratch root) when a test or
-# the test binary crashed: mounts (lazily unmounted), s3cryptfs daemons whose command line names
-# ROOT (stopped by PID: SIGTERM, then SIGKILL), then the scratch folders.
+# the test binary crashed: mounts (lazily unmounted), every process whose command line names a
+# path under ROOT (s3cryptfs daemons, strace, the quick starts' scripts and their S3 server;
+# stopped by PID: SIGTERM, then SIGKILL), then the scratch folders.
 # Usage: cleanup.sh ROOT      (ctest runs it before and after the mount tests)
 set -uo pipefail
 root="${1:?usage: cleanup.sh ROOT}"
@@ -22,7 +23,7 @@ for dir in /proc/[0-9]*; do
   [ "$pid" = "$$" ] && continue
   cmd="$(tr '\0' ' ' < "$dir/cmdline" 2>/dev/null)" || continue
   case "$cmd" in
-    *s3cryptfs*"$root"*) [[ "$cmd" == *cleanup.sh* ]] || pids+=("$pid") ;;
+    *"$root/"*) [[ "$cmd" == *cleanup.sh* ]] || pids+=("$pid") ;;
   esac
 done
 if [ "${#pids[@]}" -gt 0 ]; then

@@ -1,8 +1,8 @@
 // The real s3cryptfs binary, end to end: keygen, init, mount (background and -f), the errors of
 // each bad input (exit code and message), SIGTERM/SIGINT/umount with dirty data, kill -9, the
 // /etc/fstab form through mount(8), POSIX operations with errno checks and persistence across
-// remounts over dir://, Ceph RGW and s3rver, and a scan of the store and the staging folder for
-// plaintext. Exit codes are those of docs/OPERATIONS.md.
+// remounts over dir://, Ceph RGW, moto and s3rver, and a scan of the store and the staging folder
+// for plaintext. Exit codes are those of docs/OPERATIONS.md.
 
 #include <algorithm>
 #include <cerrno>
@@ -24,20 +24,12 @@
 #include "s3cryptfs/http/curl_http_client.h"
 #include "s3cryptfs/s3/s3_object_store.h"
 
+#include "mount_test_support.h"
 #include "support/mounted_volume.h"
 #include "support/test_servers.h"
 
 namespace s3cryptfs::test {
 namespace {
-
-std::string testName() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return std::string(info->test_suite_name()) + "." + info->name();
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // --- errors: one clear message and the documented exit code ---------------------------------
 
@@ -277,17 +269,7 @@ pid_t startForeground(const MountedVolume& volume) {
   for (auto& arg : volume.mountArgs(volume.mountpoint()))
     argv.push_back(arg);
   argv.push_back("-f");
-  pid_t pid = fork();
-  if (pid == 0) {
-    for (const auto& [name, value] : volume.env())
-      setenv(name.c_str(), value.c_str(), 1);
-    std::vector<char*> args;
-    for (auto& arg : argv)
-      args.push_back(arg.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  pid_t pid = spawnCommand(argv, volume.env());
   if (pid < 0) return -1;
   if (!waitFor([&] { return isMounted(volume.mountpoint()); }, std::chrono::seconds(30))) {
     kill(pid, SIGKILL);
@@ -310,15 +292,7 @@ TEST(MountLifecycleTest, ForegroundSigintSyncsAndExitsZero) {
   for (auto& arg : volume.mountArgs(volume.mountpoint()))
     argv.push_back(arg);
   argv.push_back("-f");
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> args;
-    for (auto& arg : argv)
-      args.push_back(arg.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  pid_t pid = spawnCommand(argv);
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(waitFor([&] { return isMounted(volume.mountpoint()); }, std::chrono::seconds(30)));
   // -f: the same process serves the mount.
@@ -710,7 +684,7 @@ TEST(PlaintextScanControl, PlaintextNamesVolumeShowsNamesButNotContent) {
   EXPECT_TRUE(name_seen);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, MountStoreTest, ::testing::Values("dir", "ceph", "s3rver"),
+INSTANTIATE_TEST_SUITE_P(Stores, MountStoreTest, ::testing::Values("dir", "ceph", "moto", "s3rver"),
                          [](const auto& param_info) { return param_info.param; });
 
 }  // namespace
