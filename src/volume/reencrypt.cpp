@@ -34,8 +34,9 @@ Result<uint32_t> attributeBlockVersion(const Volume& volume, std::string_view ke
   if (it == metadata.end()) return Error(ErrorKind::kNotFound, "no attribute block");
   Bytes block;
   if (VolumeObjects::usesSidecar(metadata)) {
-    S3C_ASSIGN_OR_RETURN(store::GetResult sidecar,
-                         volume.store().get(volume.objects().sidecarKey(key), std::nullopt));
+    S3C_ASSIGN_OR_RETURN(
+        store::GetResult sidecar,
+        volume.store().get(volume.objects().sidecarKeyOf(key, metadata), std::nullopt));
     block = std::move(sidecar.body);
   } else if (!fromBase64(it->second, block)) {
     return Error(ErrorKind::kCorrupt, "attribute block of " + std::string(key) + " is not base64");
@@ -109,8 +110,18 @@ class Reencryptor {
       progress_.conflicts++;
       return ok();
     }
-    if (written) progress_.objects_rewritten++;
-    return written;
+    if (!written) return written;
+    progress_.objects_rewritten++;
+    // The new version's block went to a sidecar of its own (a fresh tag); the old version's
+    // sidecar is nobody's now. A failed delete leaves a harmless orphan (FORMAT.md §5.4).
+    if (std::string old_sidecar = volume_.objects().sidecarKeyOf(key, head->metadata);
+        !old_sidecar.empty()) {
+      if (auto removed = store_.remove(old_sidecar); !removed) {
+        log::warn("reencrypt: the old attribute sidecar of {} stays: {}", key,
+                  removed.error().describe());
+      }
+    }
+    return ok();
   }
 
   store::PutOptions conditionalPut(const store::ObjectInfo& head, store::Metadata metadata) const {
