@@ -1,15 +1,42 @@
 #include "s3cryptfs/cache/block_cache.h"
 
+#include "s3cryptfs/core/metrics.h"
+
 namespace s3cryptfs::cache {
+namespace {
+
+// Process-wide, summed over every cache (a mount has one).
+struct CacheMetrics {
+  metrics::Counter& hits = metrics::counter("s3cryptfs_block_cache_hits_total",
+                                            "Chunk lookups answered by the block cache.");
+  metrics::Counter& misses = metrics::counter("s3cryptfs_block_cache_misses_total",
+                                              "Chunk lookups the block cache could not answer.");
+  metrics::Counter& evictions = metrics::counter("s3cryptfs_block_cache_evictions_total",
+                                                 "Chunks evicted from the block cache for space.");
+  metrics::Gauge& bytes =
+      metrics::gauge("s3cryptfs_block_cache_bytes", "Plaintext bytes held by the block cache.");
+};
+CacheMetrics& cacheMetrics() {
+  static CacheMetrics* m = new CacheMetrics();  // used until the process ends
+  return *m;
+}
+
+}  // namespace
+
+BlockCache::~BlockCache() {
+  cacheMetrics().bytes.add(-static_cast<int64_t>(bytes_));
+}
 
 std::shared_ptr<const Bytes> BlockCache::find(const std::string& key) {
   std::lock_guard lock(mutex_);
   auto slot = slots_.find(key);
   if (slot == slots_.end()) {
     ++misses_;
+    cacheMetrics().misses.add();
     return nullptr;
   }
   ++hits_;
+  cacheMetrics().hits.add();
   lru_.splice(lru_.begin(), lru_, slot->second.position);
   return slot->second.block;
 }
@@ -19,12 +46,14 @@ void BlockCache::insert(const std::string& key, std::shared_ptr<const Bytes> blo
   std::lock_guard lock(mutex_);
   if (auto old = slots_.find(key); old != slots_.end()) {
     bytes_ -= old->second.block->size();
+    cacheMetrics().bytes.add(-static_cast<int64_t>(old->second.block->size()));
     lru_.erase(old->second.position);
     slots_.erase(old);
   }
   if (block->size() > capacity_) return;
   lru_.push_front(key);
   bytes_ += block->size();
+  cacheMetrics().bytes.add(static_cast<int64_t>(block->size()));
   slots_.emplace(key, Slot{std::move(block), lru_.begin()});
   evictLocked();
 }
@@ -34,6 +63,7 @@ void BlockCache::erase(const std::string& key) {
   auto slot = slots_.find(key);
   if (slot == slots_.end()) return;
   bytes_ -= slot->second.block->size();
+  cacheMetrics().bytes.add(-static_cast<int64_t>(slot->second.block->size()));
   lru_.erase(slot->second.position);
   slots_.erase(slot);
 }
@@ -42,6 +72,8 @@ void BlockCache::evictLocked() {
   while (bytes_ > capacity_ && !lru_.empty()) {
     auto slot = slots_.find(lru_.back());
     bytes_ -= slot->second.block->size();
+    cacheMetrics().bytes.add(-static_cast<int64_t>(slot->second.block->size()));
+    cacheMetrics().evictions.add();
     slots_.erase(slot);
     lru_.pop_back();
   }

@@ -121,23 +121,54 @@ Status VolumeFilesystem::refreshNode(const NodePtr& node, bool force) {
   }
   S3C_ASSIGN_OR_RETURN(Probe probed, probe(path));
   std::lock_guard lock(table_mutex_);
+  return applyProbeLocked(*node, probed, force);
+}
+
+Status VolumeFilesystem::applyProbeLocked(Node& node, const Probe& probed, bool force) {
   if (!probed.found) {
-    if (node->ino != kRootInode) detachLocked(*node);
+    if (node.ino != kRootInode) detachLocked(node);
     return Error(ErrorKind::kNotFound, "no longer exists");
   }
-  if (node->attrs_known && probed.attrs.kind != node->attrs.kind) {
-    detachLocked(*node);
+  if (node.attrs_known && probed.attrs.kind != node.attrs.kind) {
+    detachLocked(node);
     return errnoError(ErrorKind::kNotFound, ESTALE, "replaced by another kind of node");
   }
-  if (node->file == nullptr || force) {
-    takeAttrsLocked(*node, probed.attrs);
-    node->etag = probed.etag;
-    node->implicit_dir = probed.implicit_dir;
-    node->sidecar = probed.sidecar;
+  if (node.file == nullptr || force) {
+    takeAttrsLocked(node, probed.attrs);
+    node.etag = probed.etag;
+    node.implicit_dir = probed.implicit_dir;
+    node.sidecar = probed.sidecar;
   }
-  node->attrs_known = true;
-  node->fetched = Clock::now();
+  node.attrs_known = true;
+  node.fetched = Clock::now();
   return ok();
+}
+
+Result<VolumeFilesystem::Probe> VolumeFilesystem::probeListed(const std::string& path,
+                                                              bool listed_object) {
+  // The listing already said what the name is, so one HEAD says the rest: of the content
+  // object for a listed object, of the marker for a listed prefix (none: a directory without a
+  // marker). Whatever disagrees with the listing (changed since) gets the full probe.
+  if (listed_object) {
+    S3C_ASSIGN_OR_RETURN(std::string key, objects_.objectKey(path));
+    auto head = store_.head(key);
+    if (head) {
+      S3C_ASSIGN_OR_RETURN(Probe probed, probeObject(key, *head));
+      if (probed.found) return probed;
+    } else if (head.error().kind() != ErrorKind::kNotFound) {
+      return head.error();
+    }
+    return probe(path);
+  }
+  S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey(path));
+  auto head = store_.head(marker);
+  if (head) return probeMarker(marker, *head);
+  if (head.error().kind() != ErrorKind::kNotFound) return head.error();
+  Probe implicit;
+  implicit.found = true;
+  implicit.implicit_dir = true;
+  implicit.attrs = defaultDirAttributes();
+  return implicit;
 }
 
 Result<VolumeFilesystem::NodePtr> VolumeFilesystem::directoryNode(InodeId ino) {

@@ -35,6 +35,8 @@ struct Node {
   bool times_dirty = false;
   Clock::time_point times_persisted{};
   std::string etag;  // of the content object, or of the marker
+  // The version whose pages the kernel may hold from earlier opens (see keepKernelCache).
+  std::string kernel_etag;
   Clock::time_point fetched{};
   uint64_t generation = 0;
   uint64_t lookups = 0;   // kernel references (lookup, create, readdirplus) not yet forgotten

@@ -145,23 +145,34 @@ Status VolumeFilesystem::fetchRemote(OpenFile& file, const std::string& key, uin
 
 Status VolumeFilesystem::fetchChunks(const RemoteView& view, const std::string& key, uint64_t first,
                                      uint64_t count, uint64_t required) {
-  // Clean chunks below the remote size that are not cached, fetched as runs of at most
-  // kChunksPerFetch chunks, several runs in parallel.
+  // Clean chunks below the remote size that are neither cached nor being fetched by another
+  // reader, fetched as runs of at most kChunksPerFetch chunks, several runs in parallel; then
+  // the chunks others were fetching are waited for.
   uint64_t remote_chunks = layout_.chunkCount(view.size);
   uint64_t end = std::min(first + count, remote_chunks);
   std::vector<format::ChunkSpan> runs;
-  for (uint64_t i = first; i < end;) {
-    if (view.skip.contains(i) || cache_.find(cacheKey(*view.cipher, view.etag, i)) != nullptr) {
-      ++i;
+  std::vector<std::string> claimed;
+  std::vector<std::string> awaited;
+  for (uint64_t i = first; i < end; ++i) {
+    if (view.skip.contains(i)) continue;
+    std::string chunk_key = cacheKey(*view.cipher, view.etag, i);
+    if (cache_.find(chunk_key) != nullptr) continue;
+    if (!inflight_.tryClaim(chunk_key)) {
+      if (i < first + required) awaited.push_back(std::move(chunk_key));
       continue;
     }
-    uint64_t j = i;
-    while (j < end && j - i < kChunksPerFetch && !view.skip.contains(j))
-      ++j;
-    runs.push_back({i, j - i});
-    i = j;
+    claimed.push_back(std::move(chunk_key));
+    if (!runs.empty() && runs.back().first + runs.back().count == i &&
+        runs.back().count < kChunksPerFetch) {
+      ++runs.back().count;
+    } else {
+      runs.push_back({i, 1});
+    }
   }
-  if (runs.empty()) return ok();
+  if (runs.empty()) {
+    inflight_.waitFor(awaited, kInflightWait);
+    return ok();
+  }
   // Per run: the index of the chunk that failed, and why.
   std::vector<std::optional<std::pair<uint64_t, Error>>> errors(runs.size());
   parallelFor(runs.size(), kFetchConcurrency, [&](size_t r) {
@@ -199,9 +210,13 @@ Status VolumeFilesystem::fetchChunks(const RemoteView& view, const std::string& 
                     std::make_shared<const Bytes>(std::move(opened).value()));
     }
   });
+  // Released before waiting for the others: two readers each waiting for the other's chunks
+  // must not both hold theirs.
+  inflight_.release(claimed);
   for (auto& error : errors) {
     if (error && error->first < first + required) return error->second;
   }
+  inflight_.waitFor(awaited, kInflightWait);
   return ok();
 }
 
@@ -380,7 +395,11 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
     // run as several parallel ranges instead of a trickle of two-chunk GETs.
     window = span.count;
     uint64_t span_end = span.first + span.count;
-    if (offset == file->next_sequential && offset != 0) {
+    // Sequential within a slack: the kernel sends a file's reads in parallel, so they may
+    // arrive a little out of order.
+    bool sequential = offset != 0 && offset + kSequentialSlack >= file->next_sequential &&
+                      offset <= file->next_sequential + kSequentialSlack;
+    if (sequential) {
       uint64_t max_chunks = std::max<uint64_t>(1, kMaxReadaheadBytes / layout_.chunkSize());
       file->readahead_chunks =
           std::min(max_chunks, std::max<uint64_t>(4, file->readahead_chunks * 2));
@@ -392,10 +411,19 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
       file->readahead_chunks = 0;
       file->prefetched_until = 0;
     }
-    file->next_sequential = offset + length;
+    file->next_sequential =
+        sequential ? std::max(file->next_sequential, offset + length) : offset + length;
     view = viewOf(*file, span.first, window);
   }
-  S3C_RETURN_IF_ERROR(fetchChunks(view, key, span.first, window, span.count));
+  // The chunks of this read now; the readahead after them in the background, so the reader
+  // consumes one window while the next is fetched (dropped when the pool is busy).
+  S3C_RETURN_IF_ERROR(fetchChunks(view, key, span.first, span.count, span.count));
+  if (window > span.count) {
+    uint64_t ahead = span.first + span.count;
+    readahead_.post([this, view, key, ahead, count = window - span.count] {
+      (void)fetchChunks(view, key, ahead, count, 0);
+    });
+  }
   std::lock_guard file_lock(file->mutex);
   if (offset >= file->size) return size_t{0};  // truncated meanwhile
   S3C_ASSIGN_OR_RETURN(key, keyOf(h.node));    // renamed meanwhile
