@@ -26,12 +26,18 @@ namespace {
 
 constexpr size_t kFileBytes = size_t{3} << 20;  // more than one 64 KiB chunk, less than a part
 
-// A TCP port free right now on 127.0.0.1.
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+sockaddr_in loopback(int port) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  return address;
+}
+
+// A TCP port free right now on 127.0.0.1.
+int freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address = loopback(0);
   if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
     close(fd);
     return 0;
@@ -47,10 +53,7 @@ std::string httpRequest(int port, const std::string& request) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   timeval timeout{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
+  sockaddr_in address = loopback(port);
   std::string answer;
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
       send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
@@ -190,10 +193,7 @@ TEST_F(MetricsTest, OtherPathsAndMethodsAreRefused) {
   EXPECT_EQ(httpRequest(port_, "POST /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405", 0), 0u);
   // A client that sends nothing does not block the next scrape for longer than its timeout.
   int idle = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port_));
+  sockaddr_in address = loopback(port_);
   ASSERT_EQ(connect(idle, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
   EXPECT_FALSE(scrape(port_).empty());
   close(idle);
@@ -220,10 +220,7 @@ TEST_F(MetricsTest, BadListenAddressFailsTheMount) {
   EXPECT_NE(result.output.find("metrics.listen"), std::string::npos) << result.output;
   // The port is taken: the mount fails rather than running without the metrics asked for.
   int taken = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port_));
+  sockaddr_in address = loopback(port_);
   ASSERT_EQ(bind(taken, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
   ASSERT_EQ(listen(taken, 1), 0);
   result = mount();
