@@ -34,14 +34,15 @@ Status VolumeFilesystem::listDirectory(DirHandle& dir) {
   dir.attrs_until = 0;
   dir.entries.push_back(DirEntry{".", dir.node->ino, S_IFDIR, 1, std::nullopt});
   dir.entries.push_back(DirEntry{"..", parent_ino, S_IFDIR, 2, std::nullopt});
-  std::map<std::string, std::pair<uint32_t, uint64_t>> children;  // name → (type, cipher size)
+  // name → (type, the listed object: null for a prefix)
+  std::map<std::string, std::pair<uint32_t, const store::ObjectInfo*>> children;
   for (const auto& object : page.objects) {
     auto name = objects_.decodeChildName(path, object.key);
     if (!name) {
       if (name.error().kind() != ErrorKind::kNotFound) logForeign(object.key, name.error());
       continue;
     }
-    children[*name] = {0, object.size};
+    children[*name] = {0, &object};
   }
   for (const auto& child_prefix : page.common_prefixes) {
     auto name = objects_.decodeChildName(path, child_prefix);
@@ -49,7 +50,7 @@ Status VolumeFilesystem::listDirectory(DirHandle& dir) {
       if (name.error().kind() != ErrorKind::kNotFound) logForeign(child_prefix, name.error());
       continue;
     }
-    children.try_emplace(*name, std::pair<uint32_t, uint64_t>{S_IFDIR, 0});
+    children.try_emplace(*name, std::pair<uint32_t, const store::ObjectInfo*>{S_IFDIR, nullptr});
   }
   if (objects_.names().mode() == format::NameMode::kPlaintext) {
     // Plaintext names authenticate nothing: an object is ours only if its attribute block
@@ -77,14 +78,30 @@ Status VolumeFilesystem::listDirectory(DirHandle& dir) {
     }
   }
   std::lock_guard lock(table_mutex_);
+  Clock::time_point now = Clock::now();
   for (auto& [name, info] : children) {
     NodePtr node = listedChildLocked(*dir.node, name, info.first);
+    if (info.second != nullptr && listingRevalidatesLocked(*node, *info.second)) {
+      node->fetched = now;
+    }
     uint32_t type = node->attrs_known ? (node->attrs.mode & S_IFMT) : info.first;
     dir.entries.push_back(DirEntry{name, node->ino, type, dir.entries.size() + 1, std::nullopt});
     dir.objects.push_back(info.first == 0 ? 1 : 0);
   }
   dir.listed = true;
   return ok();
+}
+
+// The attributes cached for a file are still those of the listed object when the listing shows
+// the very version a HEAD saw: same ETag, same Last-Modified (which a metadata-only rewrite, a
+// copy onto itself, changes while it keeps the ETag), same size. Then no HEAD is needed.
+bool VolumeFilesystem::listingRevalidatesLocked(const Node& node,
+                                                const store::ObjectInfo& listed) const {
+  if (!node.attrs_known || node.file != nullptr || node.unlinked || node.isDir()) return false;
+  if (node.etag.empty() || node.etag != listed.etag) return false;
+  if (node.last_modified == 0 || node.last_modified != listed.last_modified_unix) return false;
+  auto plain = layout_.plainSize(listed.size);
+  return plain && *plain == node.attrs.size;
 }
 
 Result<std::vector<DirEntry>> VolumeFilesystem::readdir(HandleId handle, uint64_t cookie,

@@ -33,6 +33,7 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probeObject(const std::string&
   probe.found = true;
   probe.attrs = std::move(attrs).value();
   probe.etag = info.etag;
+  probe.last_modified = info.last_modified_unix;
   probe.sidecar = volume::VolumeObjects::usesSidecar(info.metadata);
   return probe;
 }
@@ -136,6 +137,7 @@ Status VolumeFilesystem::applyProbeLocked(Node& node, const Probe& probed, bool 
   if (node.file == nullptr || force) {
     takeAttrsLocked(node, probed.attrs);
     node.etag = probed.etag;
+    node.last_modified = probed.last_modified;
     node.implicit_dir = probed.implicit_dir;
     node.sidecar = probed.sidecar;
   }

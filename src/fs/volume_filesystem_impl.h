@@ -184,6 +184,7 @@ class VolumeFilesystem final : public Filesystem {
     bool found = false;
     format::Attributes attrs;
     std::string etag;
+    int64_t last_modified = 0;
     bool implicit_dir = false;
     bool sidecar = false;
   };
@@ -264,6 +265,7 @@ class VolumeFilesystem final : public Filesystem {
     if (node->file == nullptr) {
       takeAttrsLocked(*node, probe.attrs);
       node->etag = probe.etag;
+      node->last_modified = probe.last_modified;
       node->implicit_dir = probe.implicit_dir;
       node->sidecar = probe.sidecar;
     }
@@ -387,6 +389,17 @@ class VolumeFilesystem final : public Filesystem {
   }
   Status fetchChunks(const RemoteView& view, const std::string& key, uint64_t first, uint64_t count,
                      uint64_t required);
+  // fetchChunks in two steps, so readahead can claim its chunks on the reader's thread and
+  // fetch them on a background one. A plan's claims are released by runFetch.
+  struct FetchPlan {
+    std::vector<format::ChunkSpan> runs;  // claimed chunks, as ranges to GET
+    std::vector<std::string> claimed;     // their cache keys
+    std::vector<std::string> awaited;     // required chunks another reader is fetching
+  };
+  FetchPlan planFetch(const RemoteView& view, uint64_t first, uint64_t count, uint64_t required);
+  // Failures of chunks at or past required_end are not reported.
+  Status runFetch(const RemoteView& view, const std::string& key, const FetchPlan& plan,
+                  uint64_t required_end);
   Result<std::shared_ptr<const Bytes>> chunkPlain(OpenFile& file, const std::string& key,
                                                   uint64_t index);
   // Fetches clean, uncached chunks [first, first + count) into the cache; failures of chunks
@@ -431,6 +444,7 @@ class VolumeFilesystem final : public Filesystem {
   // readdirplus: makes the attributes of entries [from, to) of the listing fresh, and those of
   // a lookahead window after them (kAttrLookahead), with parallel HEADs.
   Status fetchListedAttributes(DirHandle& dir, size_t from, size_t to);
+  bool listingRevalidatesLocked(const Node& node, const store::ObjectInfo& listed) const;
   // The node of a listed name (created, attributes unknown, when the table has none).
   NodePtr listedChildLocked(Node& dir, const std::string& name, uint32_t type) {
     NodePtr node = childLocked(dir.ino, name);

@@ -2,6 +2,8 @@
 // per listed entry (not one per probe kind), no readahead on random reads, and the kernel's
 // page cache kept across opens only while the object is unchanged.
 #include <fcntl.h>
+#include <map>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -127,6 +129,64 @@ TEST(RequestCostTest, KernelCacheIsKeptOnlyForTheSameVersion) {
   EXPECT_FALSE(openAndAsk());
   EXPECT_TRUE(openAndAsk());
   EXPECT_EQ(h.readFile("/k")->at(0), 'c');
+}
+
+// Lists /d with attributes, 10 entries a page; returns the mode of each name.
+std::map<std::string, uint32_t> listModes(Filesystem& fs, InodeId dir) {
+  std::map<std::string, uint32_t> modes;
+  auto handle = fs.opendir(dir);
+  if (!handle) return modes;
+  uint64_t cookie = 0;
+  for (;;) {
+    auto page = fs.readdir(*handle, cookie, 10, true);
+    if (!page || page->empty()) break;
+    for (const auto& entry : *page) {
+      cookie = entry.next_cookie;
+      if (entry.entry && entry.name != "." && entry.name != "..") {
+        modes[entry.name] = entry.entry->attr.mode & 07777;
+      }
+    }
+  }
+  (void)fs.releasedir(*handle);
+  return modes;
+}
+
+TEST(RequestCostTest, AListingRevalidatesUnchangedAttributesWithoutHeads) {
+  auto faulty = std::make_shared<store::FaultInjectingObjectStore>(test::makeStore("memory"));
+  FilesystemOptions options;
+  options.metadata_ttl = std::chrono::milliseconds(1);  // cached attributes are stale at once
+  FsHarness h(faulty, 4096, options);
+  S3C_ASSERT_OK(h.mkdirPath("/d"));
+  for (int i = 0; i < 20; ++i)
+    S3C_ASSERT_OK(h.writeFile("/d/f" + std::to_string(i), asBytes("data")));
+  h.reopen();
+  auto dir = h.resolve("/d");
+  ASSERT_TRUE(dir.has_value());
+  uint64_t heads = faulty->calls(StoreOp::kHead);
+  EXPECT_EQ(listModes(h.fs(), *dir).size(), 20u);
+  EXPECT_GE(faulty->calls(StoreOp::kHead) - heads, 20u);  // the first listing asks each
+  // Again, the TTL long past: the listing shows the same versions, so no HEAD for the files
+  // (the folder itself may be asked once).
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  heads = faulty->calls(StoreOp::kHead);
+  EXPECT_EQ(listModes(h.fs(), *dir).size(), 20u);
+  EXPECT_LE(faulty->calls(StoreOp::kHead) - heads, 3u);
+  // Another mount changes one file's mode (metadata only: same content, same ETag) a second
+  // later: its Last-Modified differs, so that file is asked again and shows the new mode.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto other = h.openSecond();
+  auto d2 = other->lookup(kRootInode, "d");
+  ASSERT_TRUE(d2.has_value());
+  auto f7 = other->lookup(d2->attr.ino, "f7");
+  ASSERT_TRUE(f7.has_value());
+  SetAttrRequest chmod;
+  chmod.mode = 0600;
+  ASSERT_TRUE(other->setattr(f7->attr.ino, chmod, h.caller_).has_value());
+  heads = faulty->calls(StoreOp::kHead);
+  auto modes = listModes(h.fs(), *dir);
+  EXPECT_EQ(modes["f7"], 0600u);
+  EXPECT_EQ(modes["f6"], 0644u);
+  EXPECT_LE(faulty->calls(StoreOp::kHead) - heads, 4u);
 }
 
 }  // namespace
