@@ -115,12 +115,15 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probe(const std::string& path)
 
 Status VolumeFilesystem::refreshNode(const NodePtr& node, bool force) {
   std::string path;
+  bool known_file = false;
   {
     std::lock_guard lock(table_mutex_);
     if ((!force && freshLocked(*node)) || node->unlinked) return ok();
     path = pathLocked(*node);
+    known_file = node->attrs_known && !node->isDir() && node->ino != kRootInode;
   }
-  S3C_ASSIGN_OR_RETURN(Probe probed, probe(path));
+  // A known file is most likely still one: one HEAD (the full probe only if it is gone).
+  S3C_ASSIGN_OR_RETURN(Probe probed, known_file ? probeListed(path, true) : probe(path));
   std::lock_guard lock(table_mutex_);
   return applyProbeLocked(*node, probed, force);
 }
@@ -186,6 +189,7 @@ Result<VolumeFilesystem::NodePtr> VolumeFilesystem::lookupChild(InodeId parent,
   S3C_RETURN_IF_ERROR(checkName(name));
   S3C_ASSIGN_OR_RETURN(NodePtr dir, directoryNode(parent));
   std::string path;
+  bool known_file = false;
   {
     std::lock_guard lock(table_mutex_);
     NodePtr known = childLocked(parent, name);
@@ -196,8 +200,9 @@ Result<VolumeFilesystem::NodePtr> VolumeFilesystem::lookupChild(InodeId parent,
       return Error(ErrorKind::kNotFound, "no such entry");
     }
     path = childPath(pathLocked(*dir), name);
+    known_file = known != nullptr && known->attrs_known && !known->isDir();
   }
-  S3C_ASSIGN_OR_RETURN(Probe probed, probe(path));
+  S3C_ASSIGN_OR_RETURN(Probe probed, known_file ? probeListed(path, true) : probe(path));
   std::lock_guard lock(table_mutex_);
   if (!probed.found) {
     if (NodePtr known = childLocked(parent, name); known != nullptr && known->file == nullptr) {

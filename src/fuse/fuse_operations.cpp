@@ -145,10 +145,12 @@ void opInit(void* userdata, fuse_conn_info* conn) {
   (void)userdata;
   // Reads of one file may run in parallel (the filesystem core is thread-safe).
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
-  // ls -l gets names and attributes in one round trip; the kernel picks readdirplus only
-  // where it helps (READDIRPLUS_AUTO).
+  // ls -l gets names and attributes in one round trip. Always, not in the kernel's auto mode:
+  // that mode sends plain readdir after the first batch when the attributes it got were not
+  // asked for again, and ls then looks each name up, one request at a time, once the entry
+  // timeout has passed; readdirplus serves them from one listing and parallel HEADs.
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
-  if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO) conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_READDIRPLUS_AUTO);
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   // Writeback caching would let the kernel hold dirty pages after close(2) returns, breaking
   // close-to-open consistency and the rule that fsync means "in the store": off.
