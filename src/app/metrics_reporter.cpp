@@ -192,6 +192,7 @@ void MetricsReporter::answer(int connection) const {
 
 Status MetricsReporter::writeFile() const {
   if (file_.empty()) return ok();
+  std::lock_guard lock(file_mutex_);
   std::string text = metrics::global().render();
   std::string temporary = file_ + ".tmp";
   int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

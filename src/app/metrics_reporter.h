@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -38,6 +39,7 @@ class MetricsReporter {
   int wake_[2] = {-1, -1};  // the stop request and SIGUSR1 arrive here
   std::string address_;
   std::string file_;
+  mutable std::mutex file_mutex_;  // SIGUSR1 (the reporter's thread) and unmount may meet
   std::thread thread_;
 };
 

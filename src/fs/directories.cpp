@@ -31,6 +31,7 @@ Status VolumeFilesystem::listDirectory(DirHandle& dir) {
   S3C_ASSIGN_OR_RETURN(store::ListPage page, store::listAll(store_, options));
   dir.entries.clear();
   dir.objects.assign(2, 0);
+  dir.versions.assign(2, {});
   dir.attrs_until = 0;
   dir.entries.push_back(DirEntry{".", dir.node->ino, S_IFDIR, 1, std::nullopt});
   dir.entries.push_back(DirEntry{"..", parent_ino, S_IFDIR, 2, std::nullopt});
@@ -87,6 +88,8 @@ Status VolumeFilesystem::listDirectory(DirHandle& dir) {
     uint32_t type = node->attrs_known ? (node->attrs.mode & S_IFMT) : info.first;
     dir.entries.push_back(DirEntry{name, node->ino, type, dir.entries.size() + 1, std::nullopt});
     dir.objects.push_back(info.first == 0 ? 1 : 0);
+    dir.versions.emplace_back(info.second == nullptr ? std::string() : info.second->etag,
+                              info.second == nullptr ? 0 : info.second->last_modified_unix);
   }
   dir.listed = true;
   return ok();
@@ -164,6 +167,7 @@ Status VolumeFilesystem::fetchListedAttributes(DirHandle& dir, size_t from, size
     NodePtr node;
     std::string path;
     bool object = false;
+    std::pair<std::string, int64_t> listed;  // the version the listing showed
   };
   std::vector<Wanted> wanted;
   {
@@ -173,7 +177,10 @@ Status VolumeFilesystem::fetchListedAttributes(DirHandle& dir, size_t from, size
       const DirEntry& entry = dir.entries[i];
       NodePtr node = listedChildLocked(*dir.node, entry.name, entry.type);
       bool fresh = freshLocked(*node) || (node->attrs_known && node->fetched >= dir.listed_at);
-      if (!fresh) wanted.push_back({node, childPath(parent, entry.name), dir.objects[i] != 0});
+      if (!fresh) {
+        wanted.push_back(
+            {node, childPath(parent, entry.name), dir.objects[i] != 0, dir.versions[i]});
+      }
     };
     for (size_t i = std::max<size_t>(from, 2); i < to; ++i)
       consider(i);
@@ -190,7 +197,12 @@ Status VolumeFilesystem::fetchListedAttributes(DirHandle& dir, size_t from, size
       errors[i] = probed.error();
       return;
     }
-    (void)applyProbeLocked(*wanted[i].node, *probed, false);  // gone: detached, left out
+    if (!applyProbeLocked(*wanted[i].node, *probed, false)) return;  // gone: left out
+    // The HEAD saw the version the listing showed: the next listing is compared with this
+    // listing's Last-Modified, not the HEAD's (a store may stamp its index and the object
+    // a moment apart, across a second boundary).
+    const auto& [etag, last_modified] = wanted[i].listed;
+    if (!etag.empty() && probed->etag == etag) wanted[i].node->last_modified = last_modified;
   });
   dir.attrs_until = std::max(dir.attrs_until, ahead_to);
   // A store that cannot be reached fails the page; a damaged entry only leaves itself out.

@@ -37,8 +37,9 @@ struct Node {
   std::string etag;  // of the content object, or of the marker
   // The version whose pages the kernel may hold from earlier opens (see keepKernelCache).
   std::string kernel_etag;
-  // Last-Modified (Unix seconds) of the version `etag` names, when a HEAD said it (else 0): a
-  // listing showing the same ETag and Last-Modified revalidates the cached attributes.
+  // Last-Modified (Unix seconds) of the version `etag` names, as a listing (or else a HEAD)
+  // showed it; 0 if unknown. A listing showing the same ETag and Last-Modified revalidates the
+  // cached attributes.
   int64_t last_modified = 0;
   Clock::time_point fetched{};
   uint64_t generation = 0;

@@ -175,6 +175,8 @@ class VolumeFilesystem final : public Filesystem {
     bool listed = false;
     std::vector<DirEntry> entries;  // ".", "..", then the children in key order
     std::vector<uint8_t> objects;   // per entry: 1 if the listing showed it as an object
+    // Per entry: the version the listing showed (ETag, Last-Modified); empty for prefixes.
+    std::vector<std::pair<std::string, int64_t>> versions;
     Clock::time_point listed_at{};  // attributes fetched since are fresh for this listing
     size_t attrs_until = 0;         // readdirplus fetched attributes of entries below this
     std::mutex mutex;
