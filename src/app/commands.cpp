@@ -23,6 +23,7 @@
 
 #include "compose.h"
 #include "daemon.h"
+#include "metrics_reporter.h"
 #include "process_setup.h"
 #include "protector_choice.h"
 
@@ -207,6 +208,14 @@ ExitCode runMount(const MountArgs& args) {
     return fail(ExitCode::kError, filesystem.error().message());
   }
   std::shared_ptr<fs::Filesystem> shared_fs(std::move(*filesystem));
+  auto reporter = MetricsReporter::start(config->metrics.listen, config->metrics.file);
+  if (!reporter) {
+    return fail(reporter.error().kind() == ErrorKind::kInvalidArgument ? ExitCode::kUsage
+                                                                       : ExitCode::kError,
+                reporter.error().message());
+  }
+  if (!(*reporter)->address().empty())
+    log::info("metrics on http://{}/metrics", (*reporter)->address());
 
   fuse::FuseOptions fuse_options;
   fuse_options.attr_ttl_s = config->fuse.attr_ttl_s;
@@ -247,6 +256,7 @@ ExitCode runMount(const MountArgs& args) {
         synced.error().describe());
     code = ExitCode::kDirtyDataLeft;
   }
+  if (auto written = (*reporter)->writeFile(); !written) log::warn("{}", written.error().message());
   log::info("unmounted {}", mountpoint);
   log::flush();
   // Worker threads of the store may still be parked; exiting here does not wait for them.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "s3cryptfs/core/log.h"
+#include "s3cryptfs/core/metrics.h"
 
 namespace s3cryptfs::cache {
 namespace {
@@ -42,16 +43,40 @@ void unlockBlock(const Bytes& block) {
   if (end > begin) munlock(reinterpret_cast<void*>(begin), end - begin);
 }
 
+// Process-wide, summed over every cache (a mount has one).
+struct CacheMetrics {
+  metrics::Counter& hits = metrics::counter("s3cryptfs_block_cache_hits_total",
+                                            "Chunk lookups answered by the block cache.");
+  metrics::Counter& misses = metrics::counter("s3cryptfs_block_cache_misses_total",
+                                              "Chunk lookups the block cache could not answer.");
+  metrics::Counter& evictions = metrics::counter("s3cryptfs_block_cache_evictions_total",
+                                                 "Chunks evicted from the block cache for space.");
+  metrics::Gauge& bytes =
+      metrics::gauge("s3cryptfs_block_cache_bytes", "Plaintext bytes held by the block cache.");
+};
+CacheMetrics& cacheMetrics() {
+  static CacheMetrics* m = new CacheMetrics();  // used until the process ends
+  return *m;
+}
+
 }  // namespace
+
+BlockCache::~BlockCache() {
+  for (const auto& [key, slot] : slots_)
+    unlockBlock(*slot.block);
+  cacheMetrics().bytes.add(-static_cast<int64_t>(bytes_));
+}
 
 std::shared_ptr<const Bytes> BlockCache::find(const std::string& key) {
   std::lock_guard lock(mutex_);
   auto slot = slots_.find(key);
   if (slot == slots_.end()) {
     ++misses_;
+    cacheMetrics().misses.add();
     return nullptr;
   }
   ++hits_;
+  cacheMetrics().hits.add();
   lru_.splice(lru_.begin(), lru_, slot->second.position);
   return slot->second.block;
 }
@@ -62,6 +87,7 @@ void BlockCache::insert(const std::string& key, std::shared_ptr<const Bytes> blo
   if (auto old = slots_.find(key); old != slots_.end()) {
     bytes_ -= old->second.block->size();
     unlockBlock(*old->second.block);
+    cacheMetrics().bytes.add(-static_cast<int64_t>(old->second.block->size()));
     lru_.erase(old->second.position);
     slots_.erase(old);
   }
@@ -69,6 +95,7 @@ void BlockCache::insert(const std::string& key, std::shared_ptr<const Bytes> blo
   lockBlock(*block);
   lru_.push_front(key);
   bytes_ += block->size();
+  cacheMetrics().bytes.add(static_cast<int64_t>(block->size()));
   slots_.emplace(key, Slot{std::move(block), lru_.begin()});
   evictLocked();
 }
@@ -79,6 +106,7 @@ void BlockCache::erase(const std::string& key) {
   if (slot == slots_.end()) return;
   bytes_ -= slot->second.block->size();
   unlockBlock(*slot->second.block);
+  cacheMetrics().bytes.add(-static_cast<int64_t>(slot->second.block->size()));
   lru_.erase(slot->second.position);
   slots_.erase(slot);
 }
@@ -88,6 +116,8 @@ void BlockCache::evictLocked() {
     auto slot = slots_.find(lru_.back());
     bytes_ -= slot->second.block->size();
     unlockBlock(*slot->second.block);
+    cacheMetrics().bytes.add(-static_cast<int64_t>(slot->second.block->size()));
+    cacheMetrics().evictions.add();
     slots_.erase(slot);
     lru_.pop_back();
   }

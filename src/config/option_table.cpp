@@ -157,6 +157,8 @@ std::vector<OptionSpec> buildTable() {
   t.push_back(u32("fuse.max_threads", &M::fuse, &FuseSettings::max_threads, 1, {"max_threads"}));
   t.push_back(str("log.level", &M::log, &LogSettings::level, {"log_level"}));
   t.push_back(str("log.file", &M::log, &LogSettings::file, {"log_file"}));
+  t.push_back(str("metrics.listen", &M::metrics, &MetricsSettings::listen, {"metrics"}));
+  t.push_back(str("metrics.file", &M::metrics, &MetricsSettings::file, {"metrics_file"}));
   return t;
 }
 

@@ -39,6 +39,7 @@ VolumeFilesystem::Probe VolumeFilesystem::foundProbe(const std::string& key,
   probe.found = true;
   probe.attrs = std::move(attrs);
   probe.etag = info.etag;
+  probe.last_modified = info.last_modified_unix;
   probe.sidecar_key = objects_.sidecarKeyOf(key, info.metadata);
   return probe;
 }
@@ -116,30 +117,65 @@ Result<VolumeFilesystem::Probe> VolumeFilesystem::probe(const std::string& path)
 
 Status VolumeFilesystem::refreshNode(const NodePtr& node, bool force) {
   std::string path;
+  bool known_file = false;
   {
     std::lock_guard lock(table_mutex_);
     if ((!force && freshLocked(*node)) || node->unlinked) return ok();
     path = pathLocked(*node);
+    known_file = node->attrs_known && !node->isDir() && node->ino != kRootInode;
   }
-  S3C_ASSIGN_OR_RETURN(Probe probed, probe(path));
+  // A known file is most likely still one: one HEAD (the full probe only if it is gone).
+  S3C_ASSIGN_OR_RETURN(Probe probed, known_file ? probeListed(path, true) : probe(path));
   std::lock_guard lock(table_mutex_);
+  return applyProbeLocked(*node, probed, force);
+}
+
+Status VolumeFilesystem::applyProbeLocked(Node& node, const Probe& probed, bool force) {
   if (!probed.found) {
-    if (node->ino != kRootInode) detachLocked(*node);
+    if (node.ino != kRootInode) detachLocked(node);
     return Error(ErrorKind::kNotFound, "no longer exists");
   }
-  if (node->attrs_known && probed.attrs.kind != node->attrs.kind) {
-    detachLocked(*node);
+  if (node.attrs_known && probed.attrs.kind != node.attrs.kind) {
+    detachLocked(node);
     return errnoError(ErrorKind::kNotFound, ESTALE, "replaced by another kind of node");
   }
-  if (node->file == nullptr || force) {
-    takeAttrsLocked(*node, probed.attrs);
-    node->etag = probed.etag;
-    node->implicit_dir = probed.implicit_dir;
-    node->sidecar_key = probed.sidecar_key;
+  if (node.file == nullptr || force) {
+    takeAttrsLocked(node, probed.attrs);
+    node.etag = probed.etag;
+    node.last_modified = probed.last_modified;
+    node.implicit_dir = probed.implicit_dir;
+    node.sidecar_key = probed.sidecar_key;
   }
-  node->attrs_known = true;
-  node->fetched = Clock::now();
+  node.attrs_known = true;
+  node.fetched = Clock::now();
   return ok();
+}
+
+Result<VolumeFilesystem::Probe> VolumeFilesystem::probeListed(const std::string& path,
+                                                              bool listed_object) {
+  // The listing already said what the name is, so one HEAD says the rest: of the content
+  // object for a listed object, of the marker for a listed prefix (none: a directory without a
+  // marker). Whatever disagrees with the listing (changed since) gets the full probe.
+  if (listed_object) {
+    S3C_ASSIGN_OR_RETURN(std::string key, objects_.objectKey(path));
+    auto head = store_.head(key);
+    if (head) {
+      S3C_ASSIGN_OR_RETURN(Probe probed, probeObject(key, *head));
+      if (probed.found) return probed;
+    } else if (head.error().kind() != ErrorKind::kNotFound) {
+      return head.error();
+    }
+    return probe(path);
+  }
+  S3C_ASSIGN_OR_RETURN(std::string marker, objects_.directoryMarkerKey(path));
+  auto head = store_.head(marker);
+  if (head) return probeMarker(marker, *head);
+  if (head.error().kind() != ErrorKind::kNotFound) return head.error();
+  Probe implicit;
+  implicit.found = true;
+  implicit.implicit_dir = true;
+  implicit.attrs = defaultDirAttributes();
+  return implicit;
 }
 
 Result<VolumeFilesystem::NodePtr> VolumeFilesystem::directoryNode(InodeId ino) {
@@ -155,6 +191,7 @@ Result<VolumeFilesystem::NodePtr> VolumeFilesystem::lookupChild(InodeId parent,
   S3C_RETURN_IF_ERROR(checkName(name));
   S3C_ASSIGN_OR_RETURN(NodePtr dir, directoryNode(parent));
   std::string path;
+  bool known_file = false;
   {
     std::lock_guard lock(table_mutex_);
     NodePtr known = childLocked(parent, name);
@@ -165,8 +202,9 @@ Result<VolumeFilesystem::NodePtr> VolumeFilesystem::lookupChild(InodeId parent,
       return Error(ErrorKind::kNotFound, "no such entry");
     }
     path = childPath(pathLocked(*dir), name);
+    known_file = known != nullptr && known->attrs_known && !known->isDir();
   }
-  S3C_ASSIGN_OR_RETURN(Probe probed, probe(path));
+  S3C_ASSIGN_OR_RETURN(Probe probed, known_file ? probeListed(path, true) : probe(path));
   std::lock_guard lock(table_mutex_);
   if (!probed.found) {
     if (NodePtr known = childLocked(parent, name); known != nullptr && known->file == nullptr) {

@@ -38,6 +38,12 @@ struct Node {
   bool times_dirty = false;
   Clock::time_point times_persisted{};
   std::string etag;  // of the content object, or of the marker
+  // The version whose pages the kernel may hold from earlier opens (see keepKernelCache).
+  std::string kernel_etag;
+  // Last-Modified (Unix seconds) of the version `etag` names, as a listing (or else a HEAD)
+  // showed it; 0 if unknown. A listing showing the same ETag and Last-Modified revalidates the
+  // cached attributes.
+  int64_t last_modified = 0;
   Clock::time_point fetched{};
   uint64_t generation = 0;
   uint64_t lookups = 0;   // kernel references (lookup, create, readdirplus) not yet forgotten

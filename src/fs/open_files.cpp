@@ -145,23 +145,45 @@ Status VolumeFilesystem::fetchRemote(OpenFile& file, const std::string& key, uin
 
 Status VolumeFilesystem::fetchChunks(const RemoteView& view, const std::string& key, uint64_t first,
                                      uint64_t count, uint64_t required) {
-  // Clean chunks below the remote size that are not cached, fetched as runs of at most
-  // kChunksPerFetch chunks, several runs in parallel.
+  FetchPlan plan = planFetch(view, first, count, required);
+  return runFetch(view, key, plan, first + required);
+}
+
+VolumeFilesystem::FetchPlan VolumeFilesystem::planFetch(const RemoteView& view, uint64_t first,
+                                                        uint64_t count, uint64_t required) {
+  // Clean chunks below the remote size that are neither cached nor being fetched by another
+  // reader are claimed, as runs of at most kChunksPerFetch chunks; the required ones others
+  // are fetching are to be waited for.
+  FetchPlan plan;
   uint64_t remote_chunks = layout_.chunkCount(view.size);
   uint64_t end = std::min(first + count, remote_chunks);
-  std::vector<format::ChunkSpan> runs;
-  for (uint64_t i = first; i < end;) {
-    if (view.skip.contains(i) || cache_.find(cacheKey(*view.cipher, view.etag, i)) != nullptr) {
-      ++i;
+  for (uint64_t i = first; i < end; ++i) {
+    if (view.skip.contains(i)) continue;
+    std::string chunk_key = cacheKey(*view.cipher, view.etag, i);
+    if (cache_.find(chunk_key) != nullptr) continue;
+    if (!inflight_.tryClaim(chunk_key)) {
+      if (i < first + required) plan.awaited.push_back(std::move(chunk_key));
       continue;
     }
-    uint64_t j = i;
-    while (j < end && j - i < kChunksPerFetch && !view.skip.contains(j))
-      ++j;
-    runs.push_back({i, j - i});
-    i = j;
+    plan.claimed.push_back(std::move(chunk_key));
+    if (!plan.runs.empty() && plan.runs.back().first + plan.runs.back().count == i &&
+        plan.runs.back().count < kChunksPerFetch) {
+      ++plan.runs.back().count;
+    } else {
+      plan.runs.push_back({i, 1});
+    }
   }
-  if (runs.empty()) return ok();
+  return plan;
+}
+
+Status VolumeFilesystem::runFetch(const RemoteView& view, const std::string& key,
+                                  const FetchPlan& plan, uint64_t required_end) {
+  // The claimed runs, several in parallel; then the chunks others were fetching.
+  const std::vector<format::ChunkSpan>& runs = plan.runs;
+  if (runs.empty()) {
+    inflight_.waitFor(plan.awaited, kInflightWait);
+    return ok();
+  }
   // Per run: the index of the chunk that failed, and why.
   std::vector<std::optional<std::pair<uint64_t, Error>>> errors(runs.size());
   parallelFor(runs.size(), kFetchConcurrency, [&](size_t r) {
@@ -199,9 +221,13 @@ Status VolumeFilesystem::fetchChunks(const RemoteView& view, const std::string& 
                     std::make_shared<const Bytes>(std::move(opened).value()));
     }
   });
+  // Released before waiting for the others: two readers each waiting for the other's chunks
+  // must not both hold theirs.
+  inflight_.release(plan.claimed);
   for (auto& error : errors) {
-    if (error && error->first < first + required) return error->second;
+    if (error && error->first < required_end) return error->second;
   }
+  inflight_.waitFor(plan.awaited, kInflightWait);
   return ok();
 }
 
@@ -389,6 +415,7 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
   RemoteView view;
   format::ChunkSpan span;
   uint64_t window = 0;
+  uint64_t ahead_from = 0;
   {
     std::lock_guard file_lock(file->mutex);
     if (offset >= file->size || out.empty()) return size_t{0};
@@ -406,11 +433,19 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
     // run as several parallel ranges instead of a trickle of two-chunk GETs.
     window = span.count;
     uint64_t span_end = span.first + span.count;
-    if (offset == file->next_sequential && offset != 0) {
+    ahead_from = span_end;
+    // Sequential within a slack: the kernel sends a file's reads in parallel, so they may
+    // arrive a little out of order.
+    bool sequential = offset != 0 && file->next_sequential != 0 &&
+                      offset + kSequentialSlack >= file->next_sequential &&
+                      offset <= file->next_sequential + kSequentialSlack;
+    if (sequential) {
       uint64_t max_chunks = std::max<uint64_t>(1, kMaxReadaheadBytes / layout_.chunkSize());
       file->readahead_chunks =
           std::min(max_chunks, std::max<uint64_t>(4, file->readahead_chunks * 2));
       if (span_end + file->readahead_chunks / 2 >= file->prefetched_until) {
+        // From where the last window ended: windows do not overlap.
+        ahead_from = std::max(span_end, file->prefetched_until);
         window = span.count + file->readahead_chunks;
         file->prefetched_until = span.first + window;
       }
@@ -418,10 +453,22 @@ Result<size_t> VolumeFilesystem::read(HandleId handle, uint64_t offset, MutableB
       file->readahead_chunks = 0;
       file->prefetched_until = 0;
     }
-    file->next_sequential = offset + length;
+    file->next_sequential =
+        sequential ? std::max(file->next_sequential, offset + length) : offset + length;
     view = viewOf(*file, span.first, window);
   }
-  S3C_RETURN_IF_ERROR(fetchChunks(view, key, span.first, window, span.count));
+  // The chunks of this read now; the readahead after them in the background, so the reader
+  // consumes one window while the next is fetched (here, after this read's chunks, when the
+  // background is busy: a window is never skipped).
+  S3C_RETURN_IF_ERROR(fetchChunks(view, key, span.first, span.count, span.count));
+  uint64_t ahead_to = span.first + window;
+  if (ahead_to > ahead_from) {
+    // Claimed here, fetched there: the reads that follow wait for these chunks instead of
+    // racing the background thread to fetch them one by one.
+    auto plan = std::make_shared<FetchPlan>(planFetch(view, ahead_from, ahead_to - ahead_from, 0));
+    auto fetchAhead = [this, view, key, plan] { (void)runFetch(view, key, *plan, 0); };
+    if (!plan->runs.empty() && !readahead_.post(fetchAhead)) fetchAhead();
+  }
   std::lock_guard file_lock(file->mutex);
   if (offset >= file->size) return size_t{0};  // truncated meanwhile
   S3C_ASSIGN_OR_RETURN(key, keyOf(h.node));    // renamed meanwhile

@@ -23,7 +23,9 @@
 #include "s3cryptfs/crypto/random.h"
 #include "s3cryptfs/fs/volume_filesystem.h"
 
+#include "background_tasks.h"
 #include "errno_mapping_store.h"
+#include "inflight_chunks.h"
 #include "nodes.h"
 #include "parallel.h"
 #include "uploader.h"
@@ -37,8 +39,19 @@ inline constexpr uint64_t kMaxReadaheadBytes = uint64_t{8} << 20;
 // Chunks per ranged GET when several ranges are fetched in parallel.
 inline constexpr uint64_t kChunksPerFetch = 16;
 inline constexpr uint32_t kFetchConcurrency = 4;
-// Parallel HEADs of a readdirplus page.
-inline constexpr uint32_t kHeadConcurrency = 16;
+// Background readahead: threads, and windows queued beyond those running (more are dropped).
+inline constexpr size_t kReadaheadThreads = 2;
+inline constexpr size_t kReadaheadQueue = 4;
+// How long a reader waits for a chunk another reader is fetching before fetching it itself.
+inline constexpr std::chrono::milliseconds kInflightWait{30000};
+// Reads this close to where the last one ended still count as sequential.
+inline constexpr uint64_t kSequentialSlack = uint64_t{512} << 10;
+// Parallel HEADs of a readdirplus page and its lookahead (bounded further by the HTTP client's
+// connection pool, s3.max_connections).
+inline constexpr uint32_t kHeadConcurrency = 32;
+// readdirplus fetches the attributes of this many entries ahead of the kernel at a time, so
+// the HEADs run as one wide parallel batch instead of one narrow batch per 4 KiB reply.
+inline constexpr size_t kAttrLookahead = 512;
 // Foreign keys remembered so each is logged once; beyond this they are no longer logged.
 inline constexpr size_t kMaxLoggedForeignKeys = 10000;
 // A directory's marker is rewritten for a change of its entries at most once per this interval;
@@ -141,6 +154,7 @@ class VolumeFilesystem final : public Filesystem {
   Result<Created> create(InodeId parent, std::string_view name, uint32_t mode, int flags,
                          const Caller& caller) override;
   Result<HandleId> open(InodeId ino, int flags) override;
+  bool keepKernelCache(HandleId handle) override;
   Result<size_t> read(HandleId handle, uint64_t offset, MutableByteSpan out) override;
   Result<size_t> write(HandleId handle, uint64_t offset, ByteSpan data) override;
   Status flush(HandleId handle) override;
@@ -169,6 +183,11 @@ class VolumeFilesystem final : public Filesystem {
     NodePtr node;
     bool listed = false;
     std::vector<DirEntry> entries;  // ".", "..", then the children in key order
+    std::vector<uint8_t> objects;   // per entry: 1 if the listing showed it as an object
+    // Per entry: the version the listing showed (ETag, Last-Modified); empty for prefixes.
+    std::vector<std::pair<std::string, int64_t>> versions;
+    Clock::time_point listed_at{};  // attributes fetched since are fresh for this listing
+    size_t attrs_until = 0;         // readdirplus fetched attributes of entries below this
     std::mutex mutex;
   };
   // What the store says about one path.
@@ -176,6 +195,7 @@ class VolumeFilesystem final : public Filesystem {
     bool found = false;
     format::Attributes attrs;
     std::string etag;
+    int64_t last_modified = 0;
     bool implicit_dir = false;
     std::string sidecar_key;
   };
@@ -256,6 +276,7 @@ class VolumeFilesystem final : public Filesystem {
     if (node->file == nullptr) {
       takeAttrsLocked(*node, probe.attrs);
       node->etag = probe.etag;
+      node->last_modified = probe.last_modified;
       node->implicit_dir = probe.implicit_dir;
       node->sidecar_key = probe.sidecar_key;
     }
@@ -325,6 +346,11 @@ class VolumeFilesystem final : public Filesystem {
                                          const Result<store::ObjectInfo>& head, bool marker);
   // Re-reads a node's attributes when stale (or always with force, e.g. after a lost race).
   Status refreshNode(const NodePtr& node, bool force = false);
+  // Takes a probe's answer into the node: kNotFound (and detached) when the name is gone or
+  // now holds another kind of node.
+  Status applyProbeLocked(Node& node, const Probe& probed, bool force);
+  // The attributes of a name a listing showed, as an object or as a prefix: one HEAD.
+  Result<Probe> probeListed(const std::string& path, bool listed_object);
   Result<NodePtr> lookupChild(InodeId parent, std::string_view name);
   Result<NodePtr> directoryNode(InodeId ino);
   Status persistAttributes(const NodePtr& node);
@@ -382,6 +408,17 @@ class VolumeFilesystem final : public Filesystem {
   }
   Status fetchChunks(const RemoteView& view, const std::string& key, uint64_t first, uint64_t count,
                      uint64_t required);
+  // fetchChunks in two steps, so readahead can claim its chunks on the reader's thread and
+  // fetch them on a background one. A plan's claims are released by runFetch.
+  struct FetchPlan {
+    std::vector<format::ChunkSpan> runs;  // claimed chunks, as ranges to GET
+    std::vector<std::string> claimed;     // their cache keys
+    std::vector<std::string> awaited;     // required chunks another reader is fetching
+  };
+  FetchPlan planFetch(const RemoteView& view, uint64_t first, uint64_t count, uint64_t required);
+  // Failures of chunks at or past required_end are not reported.
+  Status runFetch(const RemoteView& view, const std::string& key, const FetchPlan& plan,
+                  uint64_t required_end);
   Result<std::shared_ptr<const Bytes>> chunkPlain(OpenFile& file, const std::string& key,
                                                   uint64_t index);
   // Fetches clean, uncached chunks [first, first + count) into the cache; failures of chunks
@@ -481,6 +518,10 @@ class VolumeFilesystem final : public Filesystem {
   Status moveObject(const std::string& from_key, const std::string& to_key);
   Result<bool> directoryIsEmpty(const std::string& path);
   Status listDirectory(DirHandle& dir);
+  // readdirplus: makes the attributes of entries [from, to) of the listing fresh, and those of
+  // a lookahead window after them (kAttrLookahead), with parallel HEADs.
+  Status fetchListedAttributes(DirHandle& dir, size_t from, size_t to);
+  bool listingRevalidatesLocked(const Node& node, const store::ObjectInfo& listed) const;
   // The node of a listed name (created, attributes unknown, when the table has none).
   NodePtr listedChildLocked(Node& dir, const std::string& name, uint32_t type) {
     NodePtr node = childLocked(dir.ino, name);
@@ -526,6 +567,10 @@ class VolumeFilesystem final : public Filesystem {
 
   std::mutex foreign_mutex_;
   std::unordered_set<std::string> logged_foreign_;
+
+  InflightChunks inflight_;
+  // Last: destroyed first, so no readahead runs once the rest is gone.
+  BackgroundTasks readahead_{kReadaheadThreads, kReadaheadQueue};
 };
 
 }  // namespace s3cryptfs::fs

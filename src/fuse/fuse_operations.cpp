@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "s3cryptfs/core/log.h"
+#include "s3cryptfs/core/metrics.h"
 
 namespace s3cryptfs::fuse {
 namespace {
@@ -22,6 +23,23 @@ constexpr unsigned kMaxWrite = 1u << 20;
 // Directory entries asked of the filesystem per readdir reply; more than fit in a 4 KiB
 // buffer is wasteful, fewer costs round trips.
 constexpr size_t kMinDirBatch = 16;
+
+// Requests from the kernel by operation, and the bytes read and written through the mount.
+void countOperation(const char* op) {
+  metrics::counter("s3cryptfs_fuse_requests_total", "FUSE requests from the kernel, by operation.",
+                   {{"operation", op}})
+      .add();
+}
+metrics::Counter& readBytes() {
+  static metrics::Counter& c =
+      metrics::counter("s3cryptfs_fuse_read_bytes_total", "Bytes returned to read requests.");
+  return c;
+}
+metrics::Counter& writtenBytes() {
+  static metrics::Counter& c =
+      metrics::counter("s3cryptfs_fuse_written_bytes_total", "Bytes accepted by write requests.");
+  return c;
+}
 
 OperationsContext& context(fuse_req_t req) {
   return *static_cast<OperationsContext*>(fuse_req_userdata(req));
@@ -127,10 +145,12 @@ void opInit(void* userdata, fuse_conn_info* conn) {
   (void)userdata;
   // Reads of one file may run in parallel (the filesystem core is thread-safe).
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
-  // ls -l gets names and attributes in one round trip; the kernel picks readdirplus only
-  // where it helps (READDIRPLUS_AUTO).
+  // ls -l gets names and attributes in one round trip. Always, not in the kernel's auto mode:
+  // that mode sends plain readdir after the first batch when the attributes it got were not
+  // asked for again, and ls then looks each name up, one request at a time, once the entry
+  // timeout has passed; readdirplus serves them from one listing and parallel HEADs.
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
-  if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO) conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_READDIRPLUS_AUTO);
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   // Writeback caching would let the kernel hold dirty pages after close(2) returns, breaking
   // close-to-open consistency and the rule that fsync means "in the store": off.
@@ -145,6 +165,7 @@ void opInit(void* userdata, fuse_conn_info* conn) {
 }
 
 void opLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  countOperation("lookup");
   replyEntry(req, "lookup", parent, filesystem(req).lookup(parent, name));
 }
 
@@ -160,10 +181,12 @@ void opForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 void opGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
+  countOperation("getattr");
   replyAttr(req, "getattr", ino, filesystem(req).getattr(ino));
 }
 
 void opSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+  countOperation("setattr");
   fs::SetAttrRequest request;
   if (to_set & FUSE_SET_ATTR_MODE) request.mode = attr->st_mode & 07777;
   if (to_set & FUSE_SET_ATTR_UID) request.uid = attr->st_uid;
@@ -198,6 +221,7 @@ void opMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
 }
 
 void opUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  countOperation("unlink");
   replyStatus(req, "unlink", parent, filesystem(req).unlink(parent, name));
 }
 
@@ -220,11 +244,13 @@ void opLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* n
 }
 
 void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  countOperation("open");
   auto handle = filesystem(req).open(ino, fi->flags);
   if (!handle) return replyError(req, "open", ino, handle.error());
   fi->fh = *handle;
-  // Close-to-open consistency: the kernel drops its cached pages at each open.
-  fi->keep_cache = 0;
+  // Close-to-open consistency: the kernel keeps the pages it cached only when the object in the
+  // store is still the version they came from (the filesystem checks); else it drops them.
+  fi->keep_cache = filesystem(req).keepKernelCache(*handle) ? 1 : 0;
   fi->direct_io = 0;
   if (fuse_reply_open(req, fi) != 0) (void)filesystem(req).release(*handle);
 }
@@ -232,19 +258,23 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void opRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   // One buffer per worker thread, grown to the largest read (1 MiB with the kernel's defaults),
   // so reads do not allocate and zero a fresh megabyte each.
+  countOperation("read");
   thread_local std::vector<uint8_t> buffer;
   if (buffer.size() < size) buffer.resize(size);
   auto got = filesystem(req).read(fi->fh, static_cast<uint64_t>(off),
                                   MutableByteSpan(buffer.data(), size));
   if (!got) return replyError(req, "read", ino, got.error());
+  readBytes().add(std::min(*got, size));
   fuse_reply_buf(req, reinterpret_cast<const char*>(buffer.data()), std::min(*got, size));
 }
 
 void opWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
              fuse_file_info* fi) {
+  countOperation("write");
   auto written = filesystem(req).write(fi->fh, static_cast<uint64_t>(off),
                                        ByteSpan(reinterpret_cast<const uint8_t*>(buf), size));
   if (!written) return replyError(req, "write", ino, written.error());
+  writtenBytes().add(*written);
   fuse_reply_write(req, *written);
 }
 
@@ -253,6 +283,7 @@ void opFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void opRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  countOperation("release");
   replyStatus(req, "release", ino, filesystem(req).release(fi->fh));
 }
 
@@ -261,6 +292,7 @@ void opFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
 }
 
 void opOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  countOperation("opendir");
   auto handle = filesystem(req).opendir(ino);
   if (!handle) return replyError(req, "opendir", ino, handle.error());
   fi->fh = *handle;
@@ -277,6 +309,7 @@ bool isDotOrDotDot(const std::string& name) {
 // returned with attributes (but "." and ".."); entries that did not fit give theirs back.
 void readDirectory(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
                    bool plus) {
+  countOperation(plus ? "readdirplus" : "readdir");
   Filesystem& fsys = filesystem(req);
   const size_t per_entry = plus ? 160 : 32;
   const size_t batch = std::max(kMinDirBatch, size / per_entry);
@@ -388,6 +421,7 @@ void opRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
 
 void opCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
+  countOperation("create");
   auto created = filesystem(req).create(parent, name, mode, fi->flags, callerOf(req));
   if (!created) return replyError(req, "create", parent, created.error());
   fuse_entry_param param = toEntryParam(req, created->entry);

@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <cstring>
 #include <string>
 
@@ -26,6 +27,9 @@ std::string toLower(std::string_view text) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+// The most a Content-Length header may pre-allocate when the client has no body limit.
+constexpr uint64_t kMaxBodyReserve = uint64_t{64} << 20;
 
 struct Transfer {
   const Request* request = nullptr;
@@ -84,7 +88,18 @@ size_t readHeader(char* data, size_t size, size_t count, void* user) {
     value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
     value.remove_suffix(1);
-  transfer->response.headers.emplace_back(toLower(line.substr(0, colon)), std::string(value));
+  std::string name = toLower(line.substr(0, colon));
+  if (name == "content-length" && transfer->request->method != "HEAD") {
+    // The body's buffer is sized once: growing it by doubling would copy a large body several
+    // times and leave up to twice its size allocated (bounded by the body limit).
+    uint64_t length = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+    uint64_t cap = transfer->max_body != 0 ? transfer->max_body : kMaxBodyReserve;
+    if (ec == std::errc() && end == value.data() + value.size()) {
+      transfer->response.body.reserve(static_cast<size_t>(std::min<uint64_t>(length, cap)));
+    }
+  }
+  transfer->response.headers.emplace_back(std::move(name), std::string(value));
   return n;
 }
 

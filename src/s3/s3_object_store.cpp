@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "s3cryptfs/core/log.h"
+#include "s3cryptfs/core/metrics.h"
 #include "s3cryptfs/crypto/hash.h"
 #include "s3cryptfs/crypto/random.h"
 
@@ -170,6 +171,34 @@ void S3ObjectStore::setCapabilities(const store::Capabilities& capabilities,
   probed_ = true;
 }
 
+namespace {
+// Per S3 operation: requests, their outcome by status class, bytes each way and time spent
+// (docs/OPERATIONS.md, "Metrics").
+void countRequest(const std::string& operation, const Result<http::Response>& response, size_t sent,
+                  std::chrono::steady_clock::duration took) {
+  const std::vector<metrics::Label> op = {{"operation", operation}};
+  metrics::counter("s3cryptfs_s3_requests_total", "S3 requests sent, by operation.", op).add();
+  metrics::counter("s3cryptfs_s3_sent_bytes_total", "Request body bytes sent, by operation.", op)
+      .add(sent);
+  std::string outcome = "transport_error";
+  if (response) {
+    outcome = std::to_string(response->status / 100) + "xx";
+    metrics::counter("s3cryptfs_s3_received_bytes_total",
+                     "Response body bytes received, by operation.", op)
+        .add(response->body.size());
+  }
+  metrics::counter("s3cryptfs_s3_responses_total",
+                   "S3 responses by operation and status class (2xx, 4xx, 5xx, transport_error).",
+                   {{"operation", operation}, {"status", outcome}})
+      .add();
+  metrics::counter("s3cryptfs_s3_request_duration_microseconds_total",
+                   "Time from sending a request to its complete response, summed, by operation.",
+                   op)
+      .add(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
+}
+}  // namespace
+
 Result<http::Response> S3ObjectStore::send(Call& call) {
   http::Request request;
   request.method = call.method;
@@ -184,7 +213,17 @@ Result<http::Response> S3ObjectStore::send(Call& call) {
     return signed_ok.error().withContext(call.operation + " s3://" + config_.bucket + "/" +
                                          call.full_key);
   }
+  metrics::Gauge& in_flight =
+      metrics::gauge("s3cryptfs_s3_requests_in_flight",
+                     "S3 requests sent and not yet answered, by operation (for PutObject and "
+                     "UploadPart: the uploads under way).",
+                     {{"operation", call.operation}});
+  in_flight.add(1);
+  auto started = std::chrono::steady_clock::now();
   auto response = client_->send(request);
+  in_flight.add(-1);
+  countRequest(call.operation, response, request.body.size(),
+               std::chrono::steady_clock::now() - started);
   if (!response) {
     return response.error().withContext(call.operation + " s3://" + config_.bucket + "/" +
                                         call.full_key + " at " + config_.endpoint);

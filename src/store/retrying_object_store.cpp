@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "s3cryptfs/core/log.h"
+#include "s3cryptfs/core/metrics.h"
 
 #include "store_support.h"
 
@@ -42,6 +43,9 @@ void RetryingObjectStore::backoff(uint32_t retry) {
     delay = std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(cap, 0))(random_);
   }
   retries_.fetch_add(1, std::memory_order_relaxed);
+  static metrics::Counter& retried = metrics::counter(
+      "s3cryptfs_store_retries_total", "Store requests repeated after a retryable failure.");
+  retried.add();
   options_.sleep(std::chrono::milliseconds(delay));
 }
 

@@ -18,6 +18,9 @@ namespace s3cryptfs::cache {
 class BlockCache {
  public:
   explicit BlockCache(uint64_t capacity_bytes) : capacity_(capacity_bytes) {}
+  ~BlockCache();
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
 
   std::shared_ptr<const Bytes> find(const std::string& key);
   // Inserts or replaces; a block bigger than the whole budget is not kept.

@@ -49,7 +49,7 @@ struct KeySettings {
 };
 
 struct CacheSettings {
-  uint64_t memory_bytes = uint64_t{256} << 20;  // plaintext block cache
+  uint64_t memory_bytes = uint64_t{128} << 20;  // plaintext block cache
   std::string disk_dir;                         // empty: no ciphertext disk cache
   uint64_t disk_bytes = uint64_t{4} << 30;
   std::string
@@ -78,6 +78,12 @@ struct LogSettings {
   std::string file;  // empty: stderr in the foreground, syslog-style file in the background
 };
 
+// Counters of the daemon in the Prometheus text format (docs/OPERATIONS.md). Off by default.
+struct MetricsSettings {
+  std::string listen;  // "HOST:PORT" of an HTTP listener serving GET /metrics, e.g. 127.0.0.1:9464
+  std::string file;    // written on SIGUSR1 and at unmount
+};
+
 struct MountConfig {
   std::string source;  // s3://bucket/prefix or dir:///path
   S3Settings s3;
@@ -87,6 +93,7 @@ struct MountConfig {
   UploadSettings upload;
   FuseSettings fuse;
   LogSettings log;
+  MetricsSettings metrics;
 };
 
 // Parses YAML text; unknown keys are errors (a typo must not silently fall back to a default).

@@ -47,6 +47,10 @@ class Filesystem {
   virtual Result<Created> create(InodeId parent, std::string_view name, uint32_t mode, int flags,
                                  const Caller& caller) = 0;
   virtual Result<HandleId> open(InodeId ino, int flags) = 0;
+  // Right after open: whether the pages the kernel cached from earlier opens of this inode are
+  // still the content of the version in the store (so they need not be read again). The answer
+  // is remembered: the next open compares against the version this one reads.
+  virtual bool keepKernelCache(HandleId /*handle*/) { return false; }
   virtual Result<size_t> read(HandleId handle, uint64_t offset, MutableByteSpan out) = 0;
   virtual Result<size_t> write(HandleId handle, uint64_t offset, ByteSpan data) = 0;
   // close(2) of one descriptor: uploads dirty data (close-to-open consistency).

@@ -14,7 +14,7 @@ namespace s3cryptfs::fs {
 // The knobs of the filesystem over one volume; the app fills them from config::MountConfig.
 // Memory bound: cache_bytes + upload_concurrency * part_bytes (+ small per-inode state).
 struct FilesystemOptions {
-  uint64_t cache_bytes = uint64_t{256} << 20;  // plaintext block cache
+  uint64_t cache_bytes = uint64_t{128} << 20;  // plaintext block cache
   std::string staging_dir;                     // ciphertext staging + journal; must exist
   uint32_t upload_concurrency = 8;
   uint64_t part_bytes = uint64_t{8} << 20;  // multipart part size, whole chunks

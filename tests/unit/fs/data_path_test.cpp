@@ -113,7 +113,7 @@ TEST(DataPathTest, ReaddirplusFetchesAttributesInParallel) {
   heads.attach(*faulty, StoreOp::kHead);
   EXPECT_EQ(h.list("/", true).size(), 24u);
   EXPECT_GT(heads.most.load(), 1);   // not one round trip after the other
-  EXPECT_LE(heads.most.load(), 17);  // bounded (16 workers, plus a lookup at most)
+  EXPECT_LE(heads.most.load(), 33);  // bounded (32 workers, plus a lookup at most)
 }
 
 TEST(DataPathTest, ReadaheadFetchesSeveralRangesAtOnce) {
@@ -128,7 +128,8 @@ TEST(DataPathTest, ReadaheadFetchesSeveralRangesAtOnce) {
   gets.attach(*faulty, StoreOp::kGet);
   EXPECT_EQ(*h.readFile("/f", 16384), data);
   EXPECT_GT(gets.most.load(), 1);
-  EXPECT_LE(gets.most.load(), 4);
+  // Bounded: 4 ranges for the reader and 4 for each of the 2 background readahead threads.
+  EXPECT_LE(gets.most.load(), 12);
 }
 
 TEST(DataPathTest, KilledDaemonsUnflushedWritesAreUploadedAtTheNextMount) {
