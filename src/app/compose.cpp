@@ -200,8 +200,18 @@ Status lockStagingDir(const std::string& staging_dir) {
   if (fd < 0) {
     return Error(ErrorKind::kIo, "cannot open " + path + ": " + std::strerror(errno));
   }
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
+  // A mount that was just unmounted still holds the lock while its process winds down (after
+  // umount returns); wait a little for it before calling the folder taken.
+  constexpr int kLockAttempts = 100;  // 100 × 50 ms = 5 s
+  int err = 0;
+  for (int attempt = 0; attempt < kLockAttempts; ++attempt) {
+    err = flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
+    if (err != EWOULDBLOCK) break;
+    if (attempt == 0)
+      log::info("waiting for the staging folder {} (held by another mount)", staging_dir);
+    usleep(50 * 1000);
+  }
+  if (err != 0) {
     char holder[32] = {};
     ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
     close(fd);

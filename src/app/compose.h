@@ -33,7 +33,8 @@ Result<std::string> stagingDirFor(const config::MountConfig& config, const volum
 
 // Takes the staging folder for this process: an exclusive flock on "<staging_dir>.lock", held
 // until the process ends. Two daemons sharing one staging folder would replay and upload each
-// other's journal. kAlreadyExists (naming the holder's PID) when another mount holds it.
+// other's journal. Waits up to 5 s for a holder that is winding down (just unmounted), then
+// kAlreadyExists (naming the holder's PID).
 Status lockStagingDir(const std::string& staging_dir);
 
 // The filesystem over an opened volume, with the caches and bounds of the configuration.
