@@ -699,8 +699,8 @@ TEST_P(ObjectStoreConformance, ConcurrentPutsAndGets) {
         auto shared_put = store().put("conc/shared", pattern(8192, static_cast<uint32_t>(t)), {});
         if (!GetParam().atomic_overwrites) {
           // s3rver writes an object's files in place, not atomically: two PUTs of one key at
-          // the same moment may fail (seen once in a CI run of this session, the cause not
-          // captured then). Counted and reported, not failed: the fs never races itself on one
+          // the same moment may fail (seen once in CI, the cause not captured
+          // then). Counted and reported, not failed: the fs never races itself on one
           // key and the retrying store absorbs a transient failure.
           if (!shared_put) ++shared_put_failures;
           continue;
