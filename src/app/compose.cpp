@@ -239,6 +239,11 @@ Result<std::unique_ptr<fs::Filesystem>> openFilesystem(std::shared_ptr<volume::V
                                                        const std::string& staging_dir) {
   fs::FilesystemOptions options;
   options.cache_bytes = config.cache.memory_bytes;
+  if (!config.cache.disk_dir.empty()) {
+    // Accepted so that configurations written for it keep mounting; said, not silently dropped.
+    log::warn("cache.disk_dir ({}) is ignored: the ciphertext disk cache is not built yet",
+              config.cache.disk_dir);
+  }
   options.staging_dir = staging_dir;
   options.upload_concurrency = config.upload.concurrency;
   options.part_bytes = config.upload.part_bytes;
