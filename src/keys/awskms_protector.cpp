@@ -144,18 +144,9 @@ Result<json> callKms(const AwsKmsConfig& config, const http::AwsSettings& settin
                      const std::string& operation, const std::string& key,
                      const std::string& body) {
   S3C_ASSIGN_OR_RETURN(auto client, detail::makeRemoteClient(config.timeout, caBundle(config)));
-  http::Request request;
-  request.method = "POST";
-  request.url = settings.endpoint_url + "/";
-  request.headers = {{"Content-Type", "application/x-amz-json-1.1"},
-                     {"X-Amz-Target", "TrentService." + operation}};
-  request.body = asBytes(body);
-  http::SigningOptions signing;
-  signing.path_encoding = http::PathEncoding::kDouble;
-  signing.add_content_sha256_header = false;
-  S3C_RETURN_IF_ERROR(http::signRequest(request, settings.credentials, settings.region, "kms",
-                                        std::chrono::system_clock::now(),
-                                        http::PayloadHash::bodySha256(), signing));
+  S3C_ASSIGN_OR_RETURN(http::Request request,
+                       signedKmsRequest(settings.endpoint_url, operation, body,
+                                        settings.credentials, settings.region));
   auto response = client->send(request);
   if (!response) {
     return detail::remoteError(
@@ -284,6 +275,25 @@ Result<WrappedKey> AwsKmsProtector::rewrap(const WrappedKey& wrapped, const KeyC
   out.params["key-arn"] = key_arn->get<std::string>();
   log::info("AWS KMS copy re-encrypted from {} to {}", source, out.params["key-arn"]);
   return out;
+}
+
+Result<http::Request> signedKmsRequest(const std::string& endpoint_url,
+                                       const std::string& operation, std::string_view body,
+                                       const http::Credentials& credentials,
+                                       const std::string& region) {
+  http::Request request;
+  request.method = "POST";
+  request.url = endpoint_url + "/";
+  request.headers = {{"Content-Type", "application/x-amz-json-1.1"},
+                     {"X-Amz-Target", "TrentService." + operation}};
+  request.body = asBytes(body);
+  http::SigningOptions signing;
+  signing.path_encoding = http::PathEncoding::kDouble;
+  signing.add_content_sha256_header = false;
+  S3C_RETURN_IF_ERROR(http::signRequest(request, credentials, region, "kms",
+                                        std::chrono::system_clock::now(),
+                                        http::PayloadHash::bodySha256(), signing));
+  return request;
 }
 
 }  // namespace s3cryptfs::keys

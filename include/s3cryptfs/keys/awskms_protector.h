@@ -5,6 +5,8 @@
 #include <string>
 
 #include "s3cryptfs/http/aws_config.h"
+#include "s3cryptfs/http/http_client.h"
+#include "s3cryptfs/http/sigv4.h"
 #include "s3cryptfs/keys/key_protector.h"
 
 namespace s3cryptfs::keys {
@@ -51,5 +53,13 @@ class AwsKmsProtector final : public KeyProtector {
  private:
   AwsKmsConfig config_;
 };
+
+// The request of one AWS KMS JSON call (POST / with X-Amz-Target TrentService.<operation>),
+// SigV4-signed the way KMS expects; its body points at `body`, which must outlive it. The
+// protector and the tests' KMS admin client both send it.
+Result<http::Request> signedKmsRequest(const std::string& endpoint_url,
+                                       const std::string& operation, std::string_view body,
+                                       const http::Credentials& credentials,
+                                       const std::string& region);
 
 }  // namespace s3cryptfs::keys

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "s3cryptfs/http/curl_http_client.h"
-#include "s3cryptfs/http/sigv4.h"
+#include "s3cryptfs/keys/awskms_protector.h"
 
 #include "support/test_servers.h"
 
@@ -19,22 +19,11 @@ inline nlohmann::json kmsAdmin(const test::S3TestServer& server, const std::stri
                                const nlohmann::json& body) {
   auto client = http::CurlHttpClient::create(http::ClientOptions{});
   if (!client) throw std::runtime_error(client.error().describe());
-  std::string text = body.dump();
-  http::Request request;
-  request.method = "POST";
-  request.url = server.endpoint + "/";
-  request.headers = {{"Content-Type", "application/x-amz-json-1.1"},
-                     {"X-Amz-Target", "TrentService." + operation}};
-  request.body = asBytes(text);
-  http::SigningOptions signing;
-  signing.path_encoding = http::PathEncoding::kDouble;
-  signing.add_content_sha256_header = false;
   http::Credentials credentials{server.access_key, server.secret_key, ""};
-  auto signed_ok =
-      http::signRequest(request, credentials, server.region, "kms",
-                        std::chrono::system_clock::now(), http::PayloadHash::bodySha256(), signing);
-  if (!signed_ok) throw std::runtime_error(signed_ok.error().describe());
-  auto response = (*client)->send(request);
+  const std::string text = body.dump();  // the request points at it until sent
+  auto request = signedKmsRequest(server.endpoint, operation, text, credentials, server.region);
+  if (!request) throw std::runtime_error(request.error().describe());
+  auto response = (*client)->send(*request);
   if (!response) throw std::runtime_error(response.error().describe());
   if (response->status != 200) {
     throw std::runtime_error("KMS " + operation + ": HTTP " + std::to_string(response->status) +
